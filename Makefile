@@ -1,0 +1,59 @@
+# connection_manager: PGXS build, unit tests, fuzzing, format and symbol checks.
+
+MODULE_big = connection_manager
+OBJS = \
+	src/connection_manager.o \
+	src/guc.o \
+	src/shmem.o \
+	src/listener.o \
+	src/worker_proxy.o \
+	src/session.o \
+	src/cancel.o \
+	src/node_state.o \
+	src/worker_monitor.o \
+	src/proto.o
+PGFILEDESC = "connection_manager - in-server connection manager"
+
+PG_CPPFLAGS = -I$(srcdir)/include -I$(libpq_srcdir)
+PG_CFLAGS = -Werror
+SHLIB_LINK_INTERNAL = $(libpq)
+
+TAP_TESTS = 1
+EXTRA_CLEAN = test/unit/*.t test/fuzz/fuzz_proto tmp_check
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# Pure modules: no server headers, linked into unit tests and fuzzers too.
+PURE = src/proto.c
+UNIT_CC ?= gcc
+UNIT_FLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 \
+	-fno-omit-frame-pointer -fsanitize=address,undefined \
+	-fno-sanitize-recover=all -I$(srcdir)/include
+
+test/unit/%.t: test/unit/%.c test/unit/tap.h $(PURE)
+	$(UNIT_CC) $(UNIT_FLAGS) -o $@ $< $(PURE)
+
+unit: $(patsubst %.c,%.t,$(wildcard test/unit/test_*.c))
+	prove --exec '' test/unit/*.t
+
+test/fuzz/fuzz_%: test/fuzz/fuzz_%.c $(PURE)
+	clang-14 -g -O1 -fsanitize=fuzzer,address,undefined \
+		-I$(srcdir)/include -o $@ $^
+
+FUZZ_SECONDS ?= 30
+fuzz: test/fuzz/fuzz_proto
+	test/fuzz/fuzz_proto -max_total_time=$(FUZZ_SECONDS) \
+		test/fuzz/corpus/proto
+
+format-check:
+	clang-format-14 --dry-run --Werror src/*.c include/*.h test/unit/*.c \
+		test/unit/*.h test/fuzz/*.c
+
+symbols-check: all
+	@bad=$$(nm -D --defined-only $(MODULE_big).so | awk '{print $$3}' | \
+		grep -Ev '^(cm_|pg_finfo_cm_|_PG_init$$|Pg_magic_func$$|_init$$|_fini$$|_edata$$|_end$$|__bss_start$$)'); \
+	if [ -n "$$bad" ]; then echo "exported without the cm_ prefix: $$bad"; exit 1; fi
+
+.PHONY: unit fuzz format-check symbols-check

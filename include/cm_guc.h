@@ -1,0 +1,27 @@
+/*
+ * cm_guc.h
+ *		The connection_manager.* settings and the values derived from them.
+ */
+#ifndef CM_GUC_H
+#define CM_GUC_H
+
+extern char *cm_listen_addresses;
+extern char *cm_nodes;
+extern int cm_read_write_port;
+extern int cm_read_only_port;
+extern int cm_http_port;
+extern int cm_workers;
+extern int cm_rw_max_client_connections;
+extern int cm_rw_max_server_connections;
+extern int cm_leader_wait_timeout;
+extern int cm_server_connect_timeout;
+extern int cm_probe_interval;
+
+extern void cm_guc_define(void);
+extern int cm_guc_rw_port(void);
+extern int cm_guc_worker_count(void);
+extern const char *cm_guc_listen_addresses(void);
+extern int cm_guc_rw_max_clients(void);
+extern int cm_guc_rw_max_servers(void);
+
+#endif /* CM_GUC_H */

@@ -1,0 +1,114 @@
+/*
+ * cm_proxy.h
+ *		Inside a proxy worker: the event loop's endpoints, client sessions
+ *		and forwarded cancel requests.  Nothing here is shared between
+ *		processes; shared state lives in cm_shmem.h.
+ */
+#ifndef CM_PROXY_H
+#define CM_PROXY_H
+
+#include "lib/ilist.h"
+
+#include "cm_listener.h"
+#include "cm_shmem.h"
+
+#define CM_BUF_SIZE 16384
+
+typedef enum CmEndpointKind
+{
+	CM_EP_LISTENER,
+	CM_EP_CLIENT,
+	CM_EP_SERVER,
+	CM_EP_CANCEL
+} CmEndpointKind;
+
+/* One file descriptor in the worker's epoll set. */
+typedef struct CmEndpoint
+{
+	CmEndpointKind kind;
+	int fd;			 /* -1 when closed */
+	bool registered; /* in the epoll set */
+	uint32 events;	 /* what epoll watches now */
+	CmPortKind port; /* listeners */
+	void *owner;	 /* session or cancel forwarder */
+} CmEndpoint;
+
+/*
+ * Bytes flowing one way.  [start, scan) may be sent on; [scan, end) has
+ * been read but not yet inspected (a message split across reads while the
+ * session logs in).  Once relaying, scan follows end.
+ */
+typedef struct CmBuf
+{
+	uint32 start;
+	uint32 scan;
+	uint32 end;
+	uint8 data[CM_BUF_SIZE];
+} CmBuf;
+
+typedef enum CmSessionState
+{
+	CM_SS_STARTUP,	   /* reading the client's first packets */
+	CM_SS_WAIT_TARGET, /* no write leader yet: waiting */
+	CM_SS_CONNECTING,  /* connecting to the target node */
+	CM_SS_LOGIN,	   /* server authenticates; until ReadyForQuery */
+	CM_SS_RELAY,	   /* bytes both ways */
+	CM_SS_CLOSING,	   /* flushing what is left, then closing */
+	CM_SS_CLOSED	   /* freed at the end of the loop turn */
+} CmSessionState;
+
+typedef struct CmSession
+{
+	dlist_node node;
+	CmSessionState state;
+	CmPortKind port;
+	CmEndpoint client;
+	CmEndpoint server;
+	CmBuf c2s;
+	CmBuf s2c;
+	int64 deadline_ms; /* 0: none */
+	bool over_client_limit;
+	bool counts_server; /* holds one of rw_servers */
+	bool ssl_requested;
+	bool gss_requested;
+	int slot; /* session slot index, -1 if none */
+	CmTarget target;
+	char client_addr[64];
+	char user[64];
+	char database[64];
+} CmSession;
+
+/* A CancelRequest on its way to a server backend. */
+typedef struct CmCancel
+{
+	dlist_node node;
+	CmEndpoint ep;
+	uint8 packet[16];
+	int64 deadline_ms;
+	bool done;
+} CmCancel;
+
+/* worker_proxy.c: the loop's services for sessions */
+extern int cm_proxy_worker_index;
+extern int64 cm_now_ms(void);
+extern bool cm_ev_watch(CmEndpoint *ep, uint32 events);
+extern void cm_ev_forget(CmEndpoint *ep);
+extern const CmRouting *cm_proxy_routing(void);
+
+/* session.c */
+extern void
+cm_session_accept(int fd, CmPortKind port, const struct sockaddr_storage *addr);
+extern void cm_session_handle(CmSession *s, CmEndpoint *ep, uint32 events);
+extern void cm_session_routing_changed(void);
+extern void cm_session_check_timeouts(int64 now);
+extern void cm_session_free_closed(void);
+extern void cm_session_close_all(void);
+
+/* cancel.c */
+extern void cm_cancel_forward(int32 pid, int32 key);
+extern void cm_cancel_handle(CmCancel *c, uint32 events);
+extern void cm_cancel_check_timeouts(int64 now);
+extern void cm_cancel_free_done(void);
+extern int32 cm_cancel_pid_for_slot(int slot);
+
+#endif /* CM_PROXY_H */

@@ -1,0 +1,83 @@
+/*
+ * cm_shmem.h
+ *		Shared memory of the connection manager: the routing state the
+ *		monitor publishes, the proxy workers' latches, connection counters and
+ *		the session table that maps our cancel keys to server backends.
+ *
+ * Locking: the routing state is guarded by routing_lock (a spinlock, held
+ * only to copy the struct); readers compare routing_generation first and
+ * copy only when it moved.  Each session slot has its own spinlock; a slot
+ * is allocated and freed only by the worker owning its partition.
+ */
+#ifndef CM_SHMEM_H
+#define CM_SHMEM_H
+
+#include <sys/socket.h>
+
+#include "port/atomics.h"
+#include "storage/latch.h"
+#include "storage/spin.h"
+
+#define CM_MAX_WORKERS	   64
+#define CM_TARGET_NAME_LEN 128
+#define CM_REASON_LEN	   256
+
+/* A node the proxies can connect to, already resolved. */
+typedef struct CmTarget
+{
+	bool valid;
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	char name[CM_TARGET_NAME_LEN]; /* "host:port", for messages */
+} CmTarget;
+
+/* What the monitor knows about this node and where sessions go. */
+typedef struct CmRouting
+{
+	CmTarget read_write;
+	char no_leader_reason[CM_REASON_LEN];
+	uint64 system_identifier;
+	bool in_recovery;
+	uint32 timeline;
+	uint64 wal_position; /* insert position, or replay on a standby */
+	char upstream[CM_TARGET_NAME_LEN]; /* "" on a primary */
+} CmRouting;
+
+typedef struct CmSessionSlot
+{
+	slock_t mutex;
+	bool in_use;
+	bool server_key_known;
+	int32 client_key; /* the secret we gave the client */
+	int32 server_pid; /* the server's BackendKeyData */
+	int32 server_key;
+	struct sockaddr_storage server_addr;
+	socklen_t server_addrlen;
+} CmSessionSlot;
+
+typedef struct CmShared
+{
+	slock_t routing_lock;
+	pg_atomic_uint64 routing_generation;
+	CmRouting routing;
+
+	slock_t latch_lock;
+	Latch *proxy_latch[CM_MAX_WORKERS];
+
+	pg_atomic_uint32 rw_clients;
+	pg_atomic_uint32 rw_servers;
+
+	int nworkers;
+	int slots_per_worker;
+	CmSessionSlot slots[FLEXIBLE_ARRAY_MEMBER];
+} CmShared;
+
+extern CmShared *cm_shared;
+
+extern void cm_shmem_install_hooks(void);
+extern void cm_routing_read(CmRouting *out);
+extern void cm_routing_publish(const CmRouting *in);
+extern void cm_shmem_set_proxy_latch(int worker, Latch *latch);
+extern CmSessionSlot *cm_slot_get(int index);
+
+#endif /* CM_SHMEM_H */

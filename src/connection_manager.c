@@ -1,0 +1,62 @@
+/*
+ * connection_manager.c
+ *		Entry point: define the settings, ask for shared memory, open the
+ *		listening sockets and register the proxy workers and the monitor.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "postmaster/bgworker.h"
+
+#include "cm_guc.h"
+#include "cm_listener.h"
+#include "cm_shmem.h"
+
+PG_MODULE_MAGIC;
+
+void _PG_init(void);
+
+static void
+register_worker(const char *function, const char *name, int index)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS;
+	worker.bgw_start_time = BgWorkerStart_ConsistentState;
+	worker.bgw_restart_time = 1;
+	strlcpy(worker.bgw_library_name, "connection_manager", BGW_MAXLEN);
+	strlcpy(worker.bgw_function_name, function, BGW_MAXLEN);
+	snprintf(worker.bgw_name, BGW_MAXLEN, "%s", name);
+	strlcpy(worker.bgw_type, "connection_manager", BGW_MAXLEN);
+	worker.bgw_main_arg = Int32GetDatum(index);
+	RegisterBackgroundWorker(&worker);
+}
+
+void
+_PG_init(void)
+{
+	int nworkers;
+
+	cm_guc_define();
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+	cm_shmem_install_hooks();
+
+	/* only a real postmaster serves clients; not single-user mode */
+	if (!IsPostmasterEnvironment || IsUnderPostmaster)
+		return;
+
+	nworkers = cm_guc_worker_count();
+	cm_listener_open_all(nworkers);
+	for (int i = 0; i < nworkers; i++)
+	{
+		char name[BGW_MAXLEN];
+
+		snprintf(name, sizeof(name), "connection_manager proxy %d", i);
+		register_worker("cm_proxy_main", name, i);
+	}
+	register_worker("cm_monitor_main", "connection_manager monitor", 0);
+}

@@ -1,0 +1,175 @@
+/*
+ * guc.c
+ *		Every connection_manager.* setting, defined in one place, and the
+ *		values derived from them (ports from the server's port, limits from
+ *		max_connections, the worker count from the number of CPUs).
+ */
+#include "postgres.h"
+
+#include <unistd.h>
+
+#include "miscadmin.h"
+#include "postmaster/postmaster.h"
+#include "utils/guc.h"
+
+#include "cm_guc.h"
+
+#define CM_MAX_WORKERS_SETTING 64
+#define CM_AUTO_WORKERS_CAP	   4
+
+char *cm_listen_addresses = NULL;
+char *cm_nodes = NULL;
+int cm_read_write_port = -1;
+int cm_read_only_port = -1;
+int cm_http_port = -1;
+int cm_workers = -1;
+int cm_rw_max_client_connections = -1;
+int cm_rw_max_server_connections = -1;
+int cm_leader_wait_timeout = 5000;
+int cm_server_connect_timeout = 5000;
+int cm_probe_interval = 1000;
+
+/*
+ * nodes is "name=host:port, ...".  Multi-node leader tracking reads it; the
+ * syntax is checked here so that a typo is refused at once.
+ */
+static bool
+check_nodes(char **newval, void **extra, GucSource source)
+{
+	const char *p = *newval;
+
+	if (p == NULL)
+		return true;
+	while (*p)
+	{
+		const char *eq;
+		const char *colon;
+		const char *end = strchr(p, ',');
+
+		if (end == NULL)
+			end = p + strlen(p);
+		while (p < end && *p == ' ')
+			p++;
+		if (p == end && *end == '\0')
+			break;
+		eq = memchr(p, '=', end - p);
+		colon = eq ? memchr(eq, ':', end - eq) : NULL;
+		if (eq == NULL || eq == p || colon == NULL || colon == eq + 1 ||
+			colon + 1 >= end)
+		{
+			GUC_check_errdetail("Each entry must have the form name=host:port.");
+			return false;
+		}
+		for (const char *d = colon + 1; d < end && *d != ' '; d++)
+		{
+			if (*d < '0' || *d > '9')
+			{
+				GUC_check_errdetail("The port of a node must be a number.");
+				return false;
+			}
+		}
+		p = *end ? end + 1 : end;
+	}
+	return true;
+}
+
+void
+cm_guc_define(void)
+{
+	DefineCustomStringVariable("connection_manager.listen_addresses",
+							   "Addresses the connection manager listens on.",
+							   "Empty means the server's listen_addresses.",
+							   &cm_listen_addresses, "", PGC_POSTMASTER, 0,
+							   NULL, NULL, NULL);
+	DefineCustomIntVariable("connection_manager.read_write_port",
+							"TCP port of the read-write listener.",
+							"-1 means the server's port + 1000; 0 disables it.",
+							&cm_read_write_port, -1, -1, 65535, PGC_POSTMASTER,
+							0, NULL, NULL, NULL);
+	DefineCustomIntVariable("connection_manager.read_only_port",
+							"TCP port of the read-only listener.",
+							"-1 means the read-write port + 1; 0 disables it.",
+							&cm_read_only_port, -1, -1, 65535, PGC_POSTMASTER,
+							0, NULL, NULL, NULL);
+	DefineCustomIntVariable("connection_manager.http_port",
+							"TCP port of the HTTP listener.",
+							"-1 means the read-write port + 2; 0 disables it.",
+							&cm_http_port, -1, -1, 65535, PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("connection_manager.workers",
+							"Number of proxy worker processes.",
+							"-1 means one per CPU, at most 4.", &cm_workers,
+							-1, -1, CM_MAX_WORKERS_SETTING, PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+	DefineCustomStringVariable("connection_manager.nodes",
+							   "The cluster's nodes, as name=host:port entries.",
+							   "Empty means this node runs alone.", &cm_nodes,
+							   "", PGC_SIGHUP, 0, check_nodes, NULL, NULL);
+	DefineCustomIntVariable("connection_manager.read_write_max_client_connections",
+							"Client sessions accepted on the read-write port.",
+							"-1 means max_connections.",
+							&cm_rw_max_client_connections, -1, -1, 1000000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("connection_manager.read_write_max_server_connections",
+							"Server connections opened for read-write sessions, in total.",
+							"-1 means max_connections minus superuser_reserved_connections.",
+							&cm_rw_max_server_connections, -1, -1, 1000000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("connection_manager.leader_wait_timeout",
+							"How long a new read-write session waits for a write leader.",
+							NULL, &cm_leader_wait_timeout, 5000, 0, 3600000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("connection_manager.server_connect_timeout",
+							"How long connecting to a target node may take.",
+							NULL, &cm_server_connect_timeout, 5000, 100,
+							3600000, PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("connection_manager.probe_interval",
+							"How often the monitor reads the state of the nodes.",
+							NULL, &cm_probe_interval, 1000, 100, 3600000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	MarkGUCPrefixReserved("connection_manager");
+}
+
+int
+cm_guc_rw_port(void)
+{
+	if (cm_read_write_port >= 0)
+		return cm_read_write_port;
+	return PostPortNumber + 1000 <= 65535 ? PostPortNumber + 1000 : 0;
+}
+
+int
+cm_guc_worker_count(void)
+{
+	long cpus;
+
+	if (cm_workers > 0)
+		return cm_workers;
+	cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	if (cpus < 1)
+		cpus = 1;
+	return (int) Min(cpus, CM_AUTO_WORKERS_CAP);
+}
+
+const char *
+cm_guc_listen_addresses(void)
+{
+	if (cm_listen_addresses != NULL && cm_listen_addresses[0] != '\0')
+		return cm_listen_addresses;
+	return ListenAddresses ? ListenAddresses : "";
+}
+
+int
+cm_guc_rw_max_clients(void)
+{
+	return cm_rw_max_client_connections >= 0 ? cm_rw_max_client_connections
+											 : MaxConnections;
+}
+
+int
+cm_guc_rw_max_servers(void)
+{
+	if (cm_rw_max_server_connections >= 0)
+		return cm_rw_max_server_connections;
+	return Max(MaxConnections - ReservedBackends, 1);
+}

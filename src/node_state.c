@@ -1,0 +1,173 @@
+/*
+ * node_state.c
+ *		This node describes itself from inside the server: system
+ *		identifier, recovery state, current timeline, WAL position and the
+ *		upstream it streams from.  With no other nodes configured, that
+ *		description is also the routing rule: a primary takes read-write
+ *		sessions itself, a standby sends them to its upstream.
+ *
+ * Targets are always reached over TCP, never over a Unix socket: there
+ * the server would judge the manager's operating-system user (peer
+ * authentication), not the client.  An upstream given as a socket
+ * directory is on this machine, so it is reached on 127.0.0.1.
+ */
+#include "postgres.h"
+
+#include <netdb.h>
+
+#include "access/xlog.h"
+#include "access/xlogrecovery.h"
+#include "libpq-fe.h"
+#include "postmaster/postmaster.h"
+#include "replication/walreceiver.h"
+#include "utils/varlena.h"
+
+#include "cm_node_state.h"
+
+/* Resolves host:port into target; on failure says why in reason. */
+static bool
+resolve_target(const char *host, int port, CmTarget *target, char *reason)
+{
+	struct addrinfo hints;
+	struct addrinfo *res;
+	char portstr[16];
+	int rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	rc = getaddrinfo(host, portstr, &hints, &res);
+	if (rc != 0)
+	{
+		snprintf(reason, CM_REASON_LEN, "could not resolve \"%s\": %s", host,
+				 gai_strerror(rc));
+		return false;
+	}
+	memcpy(&target->addr, res->ai_addr, res->ai_addrlen);
+	target->addrlen = res->ai_addrlen;
+	freeaddrinfo(res);
+	if (strchr(host, ':'))
+		snprintf(target->name, CM_TARGET_NAME_LEN, "[%s]:%d", host, port);
+	else
+		snprintf(target->name, CM_TARGET_NAME_LEN, "%s:%d", host, port);
+	target->valid = true;
+	return true;
+}
+
+/* The address a primary uses to reach its own postmaster. */
+static void
+self_target(CmRouting *out)
+{
+	char *raw = pstrdup(ListenAddresses ? ListenAddresses : "");
+	List *hosts = NIL;
+	const char *host;
+
+	if (!SplitGUCList(raw, ',', &hosts) || hosts == NIL)
+	{
+		strlcpy(out->no_leader_reason,
+				"this node is the primary but does not listen on TCP (listen_addresses is empty)",
+				CM_REASON_LEN);
+		return;
+	}
+	host = linitial(hosts);
+	if (strcmp(host, "*") == 0 || strcmp(host, "0.0.0.0") == 0)
+		host = "127.0.0.1";
+	else if (strcmp(host, "::") == 0)
+		host = "::1";
+	(void) resolve_target(host, PostPortNumber, &out->read_write,
+						  out->no_leader_reason);
+	list_free(hosts);
+	pfree(raw);
+}
+
+/* Host and port of the first server named in primary_conninfo. */
+static bool
+upstream_from_conninfo(char *host, size_t hostlen, int *port)
+{
+	PQconninfoOption *opts;
+	char *err = NULL;
+	const char *h = NULL;
+	const char *ha = NULL;
+	const char *p = NULL;
+
+	if (PrimaryConnInfo == NULL || PrimaryConnInfo[0] == '\0')
+		return false;
+	opts = PQconninfoParse(PrimaryConnInfo, &err);
+	if (opts == NULL)
+	{
+		if (err)
+			PQfreemem(err);
+		return false;
+	}
+	for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
+	{
+		if (o->val == NULL || o->val[0] == '\0')
+			continue;
+		if (strcmp(o->keyword, "host") == 0)
+			h = o->val;
+		else if (strcmp(o->keyword, "hostaddr") == 0)
+			ha = o->val;
+		else if (strcmp(o->keyword, "port") == 0)
+			p = o->val;
+	}
+	strlcpy(host, ha ? ha : (h ? h : ""), hostlen);
+	host[strcspn(host, ",")] = '\0';
+	*port = p ? atoi(p) : DEF_PGPORT;
+	PQconninfoFree(opts);
+	return true;
+}
+
+static void
+upstream_target(CmRouting *out)
+{
+	char host[NAMEDATALEN * 4];
+	int port = 0;
+	bool known = false;
+	const char *connect_host;
+
+	SpinLockAcquire(&WalRcv->mutex);
+	if (WalRcv->walRcvState == WALRCV_STREAMING && WalRcv->sender_host[0])
+	{
+		strlcpy(host, WalRcv->sender_host, sizeof(host));
+		port = WalRcv->sender_port;
+		known = true;
+	}
+	SpinLockRelease(&WalRcv->mutex);
+	if (!known)
+		known = upstream_from_conninfo(host, sizeof(host), &port);
+	if (!known || port <= 0 || port > 65535)
+	{
+		strlcpy(out->no_leader_reason,
+				"this node is a standby and its upstream is not known",
+				CM_REASON_LEN);
+		return;
+	}
+	connect_host = (host[0] == '\0' || host[0] == '/') ? "127.0.0.1" : host;
+	snprintf(out->upstream, CM_TARGET_NAME_LEN, "%s:%d", host, port);
+	(void) resolve_target(connect_host, port, &out->read_write,
+						  out->no_leader_reason);
+}
+
+void
+cm_node_describe(CmRouting *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->system_identifier = GetSystemIdentifier();
+	out->in_recovery = RecoveryInProgress();
+	if (!out->in_recovery)
+	{
+		out->timeline = GetWALInsertionTimeLine();
+		out->wal_position = GetXLogInsertRecPtr();
+		self_target(out);
+	}
+	else
+	{
+		TimeLineID tli = 0;
+
+		out->wal_position = GetXLogReplayRecPtr(&tli);
+		out->timeline = tli;
+		upstream_target(out);
+	}
+}

@@ -1,0 +1,753 @@
+/*
+ * session.c
+ *		A client session in a proxy worker: one state machine from accept to
+ *		close.  The client's first packets are parsed here, the target is
+ *		chosen from the routing state, the server connection is opened, the
+ *		login is relayed (with BackendKeyData replaced by our own key), and
+ *		then bytes are relayed both ways with bounded buffers.
+ *
+ * Both sockets of a session are closed together, always through
+ * session_close(); the memory is freed at the end of the loop turn.
+ */
+#include "postgres.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "common/string.h"
+#include "port.h"
+#include "postmaster/postmaster.h"
+
+#include "cm_guc.h"
+#include "cm_proto.h"
+#include "cm_proxy.h"
+#include "cm_shmem.h"
+
+/* The longest message a server may send us while logging in. */
+#define CM_LOGIN_MESSAGE_MAX CM_BUF_SIZE
+/* How long what is left may take to drain once a session closes. */
+#define CM_CLOSING_GRACE_MS 2000
+
+static dlist_head sessions = DLIST_STATIC_INIT(sessions);
+static dlist_head closed_sessions = DLIST_STATIC_INIT(closed_sessions);
+static int next_free_slot_hint = 0;
+
+static void session_update_interest(CmSession *s);
+static void session_connect(CmSession *s);
+
+static pg_atomic_uint32 *
+clients_counter(CmSession *s)
+{
+	(void) s;
+	return &cm_shared->rw_clients;
+}
+
+static pg_atomic_uint32 *
+servers_counter(CmSession *s)
+{
+	(void) s;
+	return &cm_shared->rw_servers;
+}
+
+/* Takes a free slot of this worker's partition and a fresh cancel key. */
+static bool
+slot_acquire(CmSession *s)
+{
+	int per = cm_shared->slots_per_worker;
+	int base = cm_proxy_worker_index * per;
+
+	for (int i = 0; i < per; i++)
+	{
+		int idx = base + (next_free_slot_hint + i) % per;
+		CmSessionSlot *slot = cm_slot_get(idx);
+		int32 key;
+
+		if (slot->in_use)
+			continue;
+		if (!pg_strong_random(&key, sizeof(key)))
+			return false;
+		SpinLockAcquire(&slot->mutex);
+		slot->in_use = true;
+		slot->server_key_known = false;
+		slot->client_key = key;
+		memcpy(&slot->server_addr, &s->target.addr, s->target.addrlen);
+		slot->server_addrlen = s->target.addrlen;
+		SpinLockRelease(&slot->mutex);
+		s->slot = idx;
+		next_free_slot_hint = (idx - base + 1) % per;
+		return true;
+	}
+	return false;
+}
+
+static void
+slot_release(CmSession *s)
+{
+	CmSessionSlot *slot;
+
+	if (s->slot < 0)
+		return;
+	slot = cm_slot_get(s->slot);
+	SpinLockAcquire(&slot->mutex);
+	slot->in_use = false;
+	slot->server_key_known = false;
+	slot->client_key = 0;
+	SpinLockRelease(&slot->mutex);
+	s->slot = -1;
+}
+
+static void
+buf_reset_if_empty(CmBuf *b)
+{
+	if (b->start == b->end)
+		b->start = b->scan = b->end = 0;
+}
+
+/* Moves unsent bytes to the front so that reads have room. */
+static void
+buf_compact(CmBuf *b)
+{
+	if (b->start == 0)
+		return;
+	memmove(b->data, b->data + b->start, b->end - b->start);
+	b->scan -= b->start;
+	b->end -= b->start;
+	b->start = 0;
+}
+
+static bool
+buf_has_room(const CmBuf *b)
+{
+	return b->end < CM_BUF_SIZE;
+}
+
+static bool
+buf_has_output(const CmBuf *b)
+{
+	return b->start < b->scan;
+}
+
+/* Reads what the socket has; false on EOF or a hard error. */
+static bool
+buf_read(CmBuf *b, int fd)
+{
+	ssize_t n;
+
+	if (b->end == CM_BUF_SIZE)
+		buf_compact(b);
+	if (b->end == CM_BUF_SIZE)
+		return true;
+	n = recv(fd, b->data + b->end, CM_BUF_SIZE - b->end, 0);
+	if (n > 0)
+	{
+		b->end += (uint32) n;
+		return true;
+	}
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return true;
+	return false;
+}
+
+/* Writes what is ready to go; false on a hard error. */
+static bool
+buf_write(CmBuf *b, int fd)
+{
+	ssize_t n;
+
+	if (!buf_has_output(b))
+		return true;
+	n = send(fd, b->data + b->start, b->scan - b->start, MSG_NOSIGNAL);
+	if (n >= 0)
+	{
+		b->start += (uint32) n;
+		buf_reset_if_empty(b);
+		return true;
+	}
+	return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+}
+
+static void
+session_close(CmSession *s)
+{
+	if (s->state == CM_SS_CLOSED)
+		return;
+	cm_ev_forget(&s->client);
+	cm_ev_forget(&s->server);
+	if (s->counts_server)
+		pg_atomic_fetch_sub_u32(servers_counter(s), 1);
+	s->counts_server = false;
+	pg_atomic_fetch_sub_u32(clients_counter(s), 1);
+	slot_release(s);
+	s->state = CM_SS_CLOSED;
+	dlist_delete(&s->node);
+	dlist_push_tail(&closed_sessions, &s->node);
+}
+
+/*
+ * Ends a session that has not reached the relay with a FATAL error the
+ * client can read, then closes it once that is sent.  A partial message
+ * from the server that was still being inspected is dropped: the client
+ * must see whole messages only.
+ */
+static void
+session_fail(CmSession *s, const char *sqlstate, const char *message,
+			 const char *detail)
+{
+	size_t n;
+
+	cm_ev_forget(&s->server);
+	if (s->state == CM_SS_RELAY || s->client.fd < 0)
+	{
+		session_close(s);
+		return;
+	}
+	s->s2c.end = s->s2c.scan;
+	buf_compact(&s->s2c);
+	n = cm_proto_build_error(s->s2c.data + s->s2c.end, CM_BUF_SIZE - s->s2c.end,
+							 "FATAL", sqlstate, message, detail, NULL);
+	if (n == 0)
+	{
+		session_close(s);
+		return;
+	}
+	s->s2c.end += (uint32) n;
+	s->s2c.scan = s->s2c.end;
+	s->c2s.start = s->c2s.scan = s->c2s.end = 0;
+	s->state = CM_SS_CLOSING;
+	s->deadline_ms = cm_now_ms() + CM_CLOSING_GRACE_MS;
+	session_update_interest(s);
+}
+
+/* One side went away: pass on what is already read, then close. */
+static void
+session_drain_and_close(CmSession *s)
+{
+	s->c2s.scan = s->c2s.end;
+	s->s2c.scan = s->s2c.end;
+	if ((s->server.fd >= 0 && buf_has_output(&s->c2s)) ||
+		(s->client.fd >= 0 && buf_has_output(&s->s2c)))
+	{
+		s->state = CM_SS_CLOSING;
+		s->deadline_ms = cm_now_ms() + CM_CLOSING_GRACE_MS;
+		session_update_interest(s);
+		return;
+	}
+	session_close(s);
+}
+
+static void
+session_update_interest(CmSession *s)
+{
+	uint32 client = 0;
+	uint32 server = 0;
+	bool reading;
+
+	if (s->state == CM_SS_CLOSED)
+		return;
+	reading = s->state == CM_SS_STARTUP || s->state == CM_SS_LOGIN ||
+			  s->state == CM_SS_RELAY;
+	if (reading && buf_has_room(&s->c2s))
+		client |= EPOLLIN;
+	if (buf_has_output(&s->s2c))
+		client |= EPOLLOUT;
+	if ((s->state == CM_SS_LOGIN || s->state == CM_SS_RELAY) &&
+		buf_has_room(&s->s2c))
+		server |= EPOLLIN;
+	if (s->state == CM_SS_CONNECTING || buf_has_output(&s->c2s))
+		server |= EPOLLOUT;
+
+	if (s->state == CM_SS_CLOSING && !buf_has_output(&s->s2c) &&
+		!buf_has_output(&s->c2s))
+	{
+		session_close(s);
+		return;
+	}
+	if (s->client.fd >= 0 && !cm_ev_watch(&s->client, client))
+	{
+		session_close(s);
+		return;
+	}
+	if (s->server.fd >= 0 && !cm_ev_watch(&s->server, server))
+		session_close(s);
+}
+
+void
+cm_session_accept(int fd, CmPortKind port, const struct sockaddr_storage *addr)
+{
+	CmSession *s;
+	uint32 clients;
+
+	s = calloc(1, sizeof(CmSession));
+	if (s == NULL)
+	{
+		close(fd);
+		return;
+	}
+	s->port = port;
+	s->slot = -1;
+	s->client.kind = CM_EP_CLIENT;
+	s->client.fd = fd;
+	s->client.owner = s;
+	s->server.kind = CM_EP_SERVER;
+	s->server.fd = -1;
+	s->server.owner = s;
+	s->state = CM_SS_STARTUP;
+	s->deadline_ms = cm_now_ms() + (int64) AuthenticationTimeout * 1000;
+	if (getnameinfo((const struct sockaddr *) addr, sizeof(*addr), s->client_addr,
+					sizeof(s->client_addr), NULL, 0, NI_NUMERICHOST) != 0)
+		strlcpy(s->client_addr, "?", sizeof(s->client_addr));
+
+	/* Like the server, the limit is reported once the startup packet is in. */
+	clients = pg_atomic_fetch_add_u32(clients_counter(s), 1);
+	s->over_client_limit = clients >= (uint32) cm_guc_rw_max_clients();
+
+	dlist_push_tail(&sessions, &s->node);
+	session_update_interest(s);
+}
+
+/* The startup packet the server gets: the client's, minus our own settings. */
+static bool
+session_rewrite_startup(CmSession *s, const CmFirstPacket *pkt)
+{
+	CmStartupParam params[CM_PROTO_MAX_PARAMS];
+	uint8 out[CM_PROTO_MAX_STARTUP_LEN];
+	int n = 0;
+	size_t len;
+	uint32 rest = s->c2s.end - s->c2s.start - pkt->length;
+
+	for (int i = 0; i < pkt->nparams; i++)
+	{
+		if (pg_strncasecmp(pkt->params[i].name, "connection_manager.", 19) == 0)
+			continue;
+		params[n++] = pkt->params[i];
+	}
+	len = cm_proto_build_startup(out, sizeof(out), pkt->version, params, n);
+	if (len == 0 || len + rest > CM_BUF_SIZE)
+		return false;
+	/* keep whatever the client sent after its startup packet behind it */
+	memmove(s->c2s.data + len, s->c2s.data + s->c2s.start + pkt->length, rest);
+	memcpy(s->c2s.data, out, len);
+	s->c2s.start = 0;
+	s->c2s.end = (uint32) (len + rest);
+	s->c2s.scan = s->c2s.end;
+	return true;
+}
+
+static void
+session_route(CmSession *s)
+{
+	const CmRouting *r = cm_proxy_routing();
+
+	if (r->read_write.valid)
+	{
+		s->target = r->read_write;
+		session_connect(s);
+		return;
+	}
+	if (s->state != CM_SS_WAIT_TARGET)
+	{
+		if (cm_leader_wait_timeout <= 0)
+		{
+			session_fail(s, "57P03", "no write leader is available",
+						 r->no_leader_reason);
+			return;
+		}
+		s->state = CM_SS_WAIT_TARGET;
+		s->deadline_ms = cm_now_ms() + cm_leader_wait_timeout;
+		session_update_interest(s);
+	}
+}
+
+static void
+session_startup_packet(CmSession *s, const CmFirstPacket *pkt)
+{
+	if (s->over_client_limit)
+	{
+		session_fail(s, "53300", "sorry, too many clients already", NULL);
+		return;
+	}
+	if (pkt->replication)
+	{
+		session_fail(s, "08P01",
+					 "replication connections are not supported by the connection manager",
+					 "Connect to the server's own port for replication.");
+		return;
+	}
+	strlcpy(s->user, pkt->user, sizeof(s->user));
+	strlcpy(s->database, pkt->database, sizeof(s->database));
+	if (!session_rewrite_startup(s, pkt))
+	{
+		session_fail(s, "08P01", "invalid startup packet", NULL);
+		return;
+	}
+	session_route(s);
+}
+
+static void
+session_reply_byte(CmSession *s, char c)
+{
+	s->s2c.data[s->s2c.end++] = (uint8) c;
+	s->s2c.scan = s->s2c.end;
+}
+
+/* Handles the client's first packets; false when the session ended. */
+static void
+session_read_first_packet(CmSession *s)
+{
+	CmFirstPacket pkt;
+	CmPacketKind kind;
+
+	kind = cm_proto_parse_first_packet(s->c2s.data + s->c2s.start,
+									   s->c2s.end - s->c2s.start, &pkt);
+	switch (kind)
+	{
+		case CM_PACKET_NEED_MORE:
+			return;
+		case CM_PACKET_ERROR:
+			ereport(LOG, (errmsg("connection_manager: %s from client %s",
+								 pkt.error, s->client_addr)));
+			session_fail(s, pkt.sqlstate, pkt.error, NULL);
+			return;
+		case CM_PACKET_SSL_REQUEST:
+		case CM_PACKET_GSSENC_REQUEST:
+			/* bytes pipelined behind the request are never accepted */
+			if (s->c2s.end - s->c2s.start != pkt.length ||
+				(kind == CM_PACKET_SSL_REQUEST && s->ssl_requested) ||
+				(kind == CM_PACKET_GSSENC_REQUEST && s->gss_requested))
+			{
+				session_fail(s, "08P01",
+							 "received unencrypted data after an encryption request",
+							 NULL);
+				return;
+			}
+			if (kind == CM_PACKET_SSL_REQUEST)
+				s->ssl_requested = true;
+			else
+				s->gss_requested = true;
+			s->c2s.start = s->c2s.scan = s->c2s.end = 0;
+			session_reply_byte(s, 'N');
+			return;
+		case CM_PACKET_CANCEL:
+			cm_cancel_forward(pkt.cancel_pid, pkt.cancel_key);
+			session_close(s);
+			return;
+		case CM_PACKET_STARTUP:
+			session_startup_packet(s, &pkt);
+			return;
+	}
+}
+
+static void
+session_connect(CmSession *s)
+{
+	int fd;
+	int one = 1;
+
+	if (pg_atomic_fetch_add_u32(servers_counter(s), 1) >=
+		(uint32) cm_guc_rw_max_servers())
+	{
+		pg_atomic_fetch_sub_u32(servers_counter(s), 1);
+		session_fail(s, "53300",
+					 "sorry, too many server connections for the read-write port",
+					 "connection_manager.read_write_max_server_connections is reached.");
+		return;
+	}
+	s->counts_server = true;
+	if (!slot_acquire(s))
+	{
+		session_fail(s, "53300", "sorry, too many clients already",
+					 "The connection manager's session table is full.");
+		return;
+	}
+
+	fd = socket(s->target.addr.ss_family,
+				SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+	{
+		session_fail(s, "08006", "could not create a socket to the server",
+					 NULL);
+		return;
+	}
+	if (s->target.addr.ss_family != AF_UNIX)
+		(void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	s->server.fd = fd;
+	if (connect(fd, (struct sockaddr *) &s->target.addr, s->target.addrlen) < 0 &&
+		errno != EINPROGRESS)
+	{
+		char msg[256];
+
+		snprintf(msg, sizeof(msg), "could not connect to server \"%s\": %s",
+				 s->target.name, strerror(errno));
+		session_fail(s, "08006", msg, NULL);
+		return;
+	}
+	s->state = CM_SS_CONNECTING;
+	s->deadline_ms = cm_now_ms() + cm_server_connect_timeout;
+	session_update_interest(s);
+}
+
+static void
+session_connected(CmSession *s)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(s->server.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	if (err != 0)
+	{
+		char msg[256];
+
+		snprintf(msg, sizeof(msg), "could not connect to server \"%s\": %s",
+				 s->target.name, strerror(err));
+		session_fail(s, "08006", msg, NULL);
+		return;
+	}
+	s->state = CM_SS_LOGIN;
+	s->deadline_ms = cm_now_ms() + (int64) AuthenticationTimeout * 1000;
+}
+
+/*
+ * Inspects whole server messages while the session logs in.  The server's
+ * BackendKeyData is kept for cancels and replaced, in place, by ours;
+ * ReadyForQuery ends the login.
+ */
+static void
+session_scan_login(CmSession *s)
+{
+	CmBuf *b = &s->s2c;
+
+	while (s->state == CM_SS_LOGIN && b->scan < b->end)
+	{
+		char type;
+		uint32 total;
+		uint8 *msg = b->data + b->scan;
+
+		switch (cm_proto_parse_header(msg, b->end - b->scan,
+									  CM_LOGIN_MESSAGE_MAX, &type, &total))
+		{
+			case CM_HEADER_NEED_MORE:
+				return;
+			case CM_HEADER_BAD_LENGTH:
+				ereport(LOG,
+						(errmsg("connection_manager: invalid message length from server \"%s\" during login",
+								s->target.name)));
+				session_fail(s, "08P01",
+							 "the server sent an invalid message during login",
+							 NULL);
+				return;
+			case CM_HEADER_OK:
+				break;
+		}
+		if (b->end - b->scan < total)
+		{
+			if (b->start > 0 && b->scan + total > CM_BUF_SIZE)
+				buf_compact(b);
+			return;
+		}
+		if (type == 'K' && total == 13 && s->slot >= 0)
+		{
+			CmSessionSlot *slot = cm_slot_get(s->slot);
+			int32 key;
+
+			SpinLockAcquire(&slot->mutex);
+			slot->server_pid = (int32) cm_proto_get_u32(msg + 5);
+			slot->server_key = (int32) cm_proto_get_u32(msg + 9);
+			slot->server_key_known = true;
+			key = slot->client_key;
+			SpinLockRelease(&slot->mutex);
+			cm_proto_build_backend_key(msg, total,
+									   cm_cancel_pid_for_slot(s->slot), key);
+		}
+		b->scan += total;
+		if (type == 'Z')
+		{
+			s->state = CM_SS_RELAY;
+			s->deadline_ms = 0;
+			b->scan = b->end;
+		}
+	}
+}
+
+static void
+session_on_client(CmSession *s, uint32 events)
+{
+	/* an error, or a hang-up we are not reading towards, ends the session */
+	if ((events & EPOLLERR) ||
+		((events & EPOLLHUP) && !(s->client.events & EPOLLIN)))
+	{
+		cm_ev_forget(&s->client);
+		session_drain_and_close(s);
+		return;
+	}
+	if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+	{
+		if (!buf_write(&s->s2c, s->client.fd))
+		{
+			session_close(s);
+			return;
+		}
+	}
+	if (s->state == CM_SS_CLOSING)
+		return;
+	if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) &&
+		(s->client.events & EPOLLIN))
+	{
+		if (!buf_read(&s->c2s, s->client.fd))
+		{
+			cm_ev_forget(&s->client);
+			session_drain_and_close(s);
+			return;
+		}
+		if (s->state == CM_SS_STARTUP)
+			session_read_first_packet(s);
+		else
+			s->c2s.scan = s->c2s.end;
+	}
+}
+
+static void
+session_on_server(CmSession *s, uint32 events)
+{
+	if (s->state == CM_SS_CONNECTING)
+	{
+		if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+			session_connected(s);
+		if (s->state != CM_SS_LOGIN)
+			return;
+		events &= ~(EPOLLERR | EPOLLHUP);
+	}
+	if ((events & EPOLLERR) ||
+		((events & EPOLLHUP) && !(s->server.events & EPOLLIN)))
+	{
+		cm_ev_forget(&s->server);
+		if (s->state == CM_SS_LOGIN)
+			session_fail(s, "08006",
+						 "the connection to the server was lost during login",
+						 NULL);
+		else
+			session_drain_and_close(s);
+		return;
+	}
+	if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+	{
+		if (!buf_write(&s->c2s, s->server.fd))
+		{
+			if (s->state == CM_SS_LOGIN)
+				session_fail(s, "08006",
+							 "the connection to the server was lost during login",
+							 NULL);
+			else
+				session_close(s);
+			return;
+		}
+	}
+	if (s->state == CM_SS_CLOSING)
+		return;
+	if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) &&
+		(s->server.events & EPOLLIN))
+	{
+		if (!buf_read(&s->s2c, s->server.fd))
+		{
+			cm_ev_forget(&s->server);
+			session_drain_and_close(s);
+			return;
+		}
+		if (s->state == CM_SS_LOGIN)
+			session_scan_login(s);
+		else
+			s->s2c.scan = s->s2c.end;
+	}
+}
+
+void
+cm_session_handle(CmSession *s, CmEndpoint *ep, uint32 events)
+{
+	if (s->state == CM_SS_CLOSED)
+		return;
+	if (ep == &s->client)
+		session_on_client(s, events);
+	else
+		session_on_server(s, events);
+	session_update_interest(s);
+}
+
+void
+cm_session_routing_changed(void)
+{
+	dlist_mutable_iter iter;
+
+	dlist_foreach_modify (iter, &sessions)
+	{
+		CmSession *s = dlist_container(CmSession, node, iter.cur);
+
+		if (s->state == CM_SS_WAIT_TARGET)
+			session_route(s);
+	}
+}
+
+void
+cm_session_check_timeouts(int64 now)
+{
+	dlist_mutable_iter iter;
+
+	dlist_foreach_modify (iter, &sessions)
+	{
+		CmSession *s = dlist_container(CmSession, node, iter.cur);
+		char msg[256];
+
+		if (s->deadline_ms == 0 || now < s->deadline_ms)
+			continue;
+		switch (s->state)
+		{
+			case CM_SS_STARTUP:
+			case CM_SS_LOGIN:
+				ereport(LOG,
+						(errmsg("connection_manager: authentication timeout for client %s",
+								s->client_addr)));
+				session_fail(s, "08006",
+							 "canceling authentication due to timeout", NULL);
+				break;
+			case CM_SS_WAIT_TARGET:
+				session_fail(s, "57P03", "no write leader is available",
+							 cm_proxy_routing()->no_leader_reason);
+				break;
+			case CM_SS_CONNECTING:
+				snprintf(msg, sizeof(msg),
+						 "could not connect to server \"%s\": timeout expired",
+						 s->target.name);
+				session_fail(s, "08006", msg, NULL);
+				break;
+			default:
+				session_close(s);
+				break;
+		}
+	}
+}
+
+void
+cm_session_free_closed(void)
+{
+	dlist_mutable_iter iter;
+
+	dlist_foreach_modify (iter, &closed_sessions)
+	{
+		CmSession *s = dlist_container(CmSession, node, iter.cur);
+
+		dlist_delete(&s->node);
+		free(s);
+	}
+}
+
+void
+cm_session_close_all(void)
+{
+	dlist_mutable_iter iter;
+
+	dlist_foreach_modify (iter, &sessions)
+		session_close(dlist_container(CmSession, node, iter.cur));
+}

@@ -1,0 +1,138 @@
+/*
+ * shmem.c
+ *		Size, request and attach the connection manager's shared memory, and
+ *		the small accessors that take its locks.
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+
+#include "cm_guc.h"
+#include "cm_shmem.h"
+
+CmShared *cm_shared = NULL;
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+/*
+ * Each worker owns a partition of session slots.  A session takes a slot
+ * when it starts logging in, so the table only has to cover sessions that
+ * hold a server connection.
+ */
+static int
+slots_per_worker(void)
+{
+	return Max(2 * MaxConnections, 1024);
+}
+
+static Size
+cm_shmem_size(void)
+{
+	Size size = offsetof(CmShared, slots);
+
+	size = add_size(size,
+					mul_size(mul_size(cm_guc_worker_count(), slots_per_worker()),
+							 sizeof(CmSessionSlot)));
+	return size;
+}
+
+static void
+cm_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(cm_shmem_size());
+}
+
+static void
+cm_shmem_startup(void)
+{
+	bool found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	cm_shared = ShmemInitStruct("connection_manager", cm_shmem_size(), &found);
+	if (!found)
+	{
+		int nslots;
+
+		memset(cm_shared, 0, cm_shmem_size());
+		SpinLockInit(&cm_shared->routing_lock);
+		SpinLockInit(&cm_shared->latch_lock);
+		pg_atomic_init_u64(&cm_shared->routing_generation, 0);
+		pg_atomic_init_u32(&cm_shared->rw_clients, 0);
+		pg_atomic_init_u32(&cm_shared->rw_servers, 0);
+		strlcpy(cm_shared->routing.no_leader_reason,
+				"the monitor has not described this node yet", CM_REASON_LEN);
+		cm_shared->nworkers = cm_guc_worker_count();
+		cm_shared->slots_per_worker = slots_per_worker();
+		nslots = cm_shared->nworkers * cm_shared->slots_per_worker;
+		for (int i = 0; i < nslots; i++)
+			SpinLockInit(&cm_shared->slots[i].mutex);
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+void
+cm_shmem_install_hooks(void)
+{
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = cm_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = cm_shmem_startup;
+}
+
+void
+cm_routing_read(CmRouting *out)
+{
+	SpinLockAcquire(&cm_shared->routing_lock);
+	memcpy(out, &cm_shared->routing, sizeof(CmRouting));
+	SpinLockRelease(&cm_shared->routing_lock);
+}
+
+/* Publishes a new routing state and wakes every proxy worker. */
+void
+cm_routing_publish(const CmRouting *in)
+{
+	Latch *latches[CM_MAX_WORKERS];
+	int n = cm_shared->nworkers;
+
+	SpinLockAcquire(&cm_shared->routing_lock);
+	memcpy(&cm_shared->routing, in, sizeof(CmRouting));
+	SpinLockRelease(&cm_shared->routing_lock);
+	pg_atomic_fetch_add_u64(&cm_shared->routing_generation, 1);
+
+	/* no system call while a spinlock is held: copy, then wake */
+	SpinLockAcquire(&cm_shared->latch_lock);
+	memcpy(latches, cm_shared->proxy_latch, sizeof(Latch *) * n);
+	SpinLockRelease(&cm_shared->latch_lock);
+	for (int i = 0; i < n; i++)
+	{
+		if (latches[i] != NULL)
+			SetLatch(latches[i]);
+	}
+}
+
+void
+cm_shmem_set_proxy_latch(int worker, Latch *latch)
+{
+	if (worker < 0 || worker >= cm_shared->nworkers)
+		return;
+	SpinLockAcquire(&cm_shared->latch_lock);
+	cm_shared->proxy_latch[worker] = latch;
+	SpinLockRelease(&cm_shared->latch_lock);
+}
+
+CmSessionSlot *
+cm_slot_get(int index)
+{
+	if (index < 0 || index >= cm_shared->nworkers * cm_shared->slots_per_worker)
+		return NULL;
+	return &cm_shared->slots[index];
+}

@@ -1,0 +1,262 @@
+/*
+ * worker_proxy.c
+ *		Main of a proxy worker: its own epoll set, nested in a WaitEventSet
+ *		so that the latch, SIGHUP, SIGTERM and postmaster death are handled
+ *		the PostgreSQL way; accepting clients; the periodic timeout sweep.
+ *
+ * Nothing raised here may reach the postmaster as a crash: sessions are
+ * plain C with malloc'd memory, and every error is a value handled in
+ * place.  The worker exits with 1 (restarted alone) and never otherwise.
+ */
+#include "postgres.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+
+#include "cm_guc.h"
+#include "cm_listener.h"
+#include "cm_proxy.h"
+#include "cm_shmem.h"
+#include "cm_worker.h"
+
+#define CM_EPOLL_BATCH	  256
+#define CM_ACCEPT_BATCH	  64
+#define CM_SWEEP_INTERVAL 200
+
+int cm_proxy_worker_index = -1;
+
+static int epoll_fd = -1;
+static CmEndpoint listeners[CM_PORT_KINDS][CM_MAX_LISTEN_ADDRS];
+static int nlisteners[CM_PORT_KINDS];
+static uint64 routing_generation_seen = UINT64_MAX;
+static CmRouting routing;
+
+int64
+cm_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sets what epoll watches for an endpoint, adding it the first time. */
+bool
+cm_ev_watch(CmEndpoint *ep, uint32 events)
+{
+	struct epoll_event ev;
+
+	if (ep->fd < 0)
+		return false;
+	if (ep->registered && ep->events == events)
+		return true;
+	ev.events = events;
+	ev.data.ptr = ep;
+	if (epoll_ctl(epoll_fd, ep->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
+				  ep->fd, &ev) < 0)
+		return false;
+	ep->registered = true;
+	ep->events = events;
+	return true;
+}
+
+/* Closes an endpoint's socket; closing removes it from epoll too. */
+void
+cm_ev_forget(CmEndpoint *ep)
+{
+	if (ep->fd >= 0)
+		close(ep->fd);
+	ep->fd = -1;
+	ep->events = 0;
+	ep->registered = false;
+}
+
+const CmRouting *
+cm_proxy_routing(void)
+{
+	return &routing;
+}
+
+static void
+refresh_routing(void)
+{
+	uint64 gen = pg_atomic_read_u64(&cm_shared->routing_generation);
+
+	if (gen == routing_generation_seen)
+		return;
+	routing_generation_seen = gen;
+	cm_routing_read(&routing);
+	cm_session_routing_changed();
+}
+
+/*
+ * Each session holds two sockets we open ourselves, invisible to fd.c, so
+ * take the whole hard limit.
+ */
+static void
+raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max)
+	{
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			ereport(LOG,
+					(errmsg(
+						"connection_manager: could not raise the open files limit: %m")));
+	}
+}
+
+static void
+accept_clients(CmEndpoint *listener)
+{
+	for (int i = 0; i < CM_ACCEPT_BATCH; i++)
+	{
+		struct sockaddr_storage addr;
+		socklen_t addrlen = sizeof(addr);
+		int fd;
+		int one = 1;
+
+		fd = accept4(listener->fd, (struct sockaddr *) &addr, &addrlen,
+					 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+		{
+			if (errno == EMFILE || errno == ENFILE)
+				ereport(LOG,
+						(errmsg(
+							"connection_manager: could not accept a connection: %m")));
+			return;
+		}
+		(void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		(void) setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+		cm_session_accept(fd, listener->port, &addr);
+	}
+}
+
+static void
+open_listeners(void)
+{
+	for (int kind = 0; kind < CM_PORT_KINDS; kind++)
+	{
+		int fds[CM_MAX_LISTEN_ADDRS];
+		int n = cm_listener_worker_fds(cm_proxy_worker_index, (CmPortKind) kind,
+									   fds, CM_MAX_LISTEN_ADDRS);
+
+		for (int i = 0; i < n; i++)
+		{
+			CmEndpoint *ep = &listeners[kind][nlisteners[kind]++];
+
+			ep->kind = CM_EP_LISTENER;
+			ep->fd = fds[i];
+			ep->port = (CmPortKind) kind;
+			if (!cm_ev_watch(ep, EPOLLIN))
+				ereport(LOG,
+						(errmsg(
+							"connection_manager: could not watch a listening socket: %m")));
+		}
+	}
+}
+
+static void
+dispatch(struct epoll_event *ev)
+{
+	CmEndpoint *ep = ev->data.ptr;
+
+	if (ep->fd < 0)
+		return; /* closed earlier in this turn */
+	switch (ep->kind)
+	{
+		case CM_EP_LISTENER:
+			accept_clients(ep);
+			break;
+		case CM_EP_CLIENT:
+		case CM_EP_SERVER:
+			cm_session_handle((CmSession *) ep->owner, ep, ev->events);
+			break;
+		case CM_EP_CANCEL:
+			cm_cancel_handle((CmCancel *) ep->owner, ev->events);
+			break;
+	}
+}
+
+void
+cm_proxy_main(Datum arg)
+{
+	WaitEventSet *wes;
+	struct epoll_event events[CM_EPOLL_BATCH];
+	int64 next_sweep = 0;
+
+	cm_proxy_worker_index = DatumGetInt32(arg);
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+	BackgroundWorkerUnblockSignals();
+
+	raise_fd_limit();
+	epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (epoll_fd < 0)
+		ereport(FATAL,
+				(errmsg("connection_manager: could not create an epoll set: %m")));
+	open_listeners();
+
+	wes = CreateWaitEventSet(TopMemoryContext, 3);
+	AddWaitEventToSet(wes, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
+	AddWaitEventToSet(wes, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+	AddWaitEventToSet(wes, WL_SOCKET_READABLE, epoll_fd, NULL, NULL);
+	cm_shmem_set_proxy_latch(cm_proxy_worker_index, MyLatch);
+
+	ereport(LOG, (errmsg("connection_manager: proxy worker %d started",
+						 cm_proxy_worker_index)));
+
+	while (!ShutdownRequestPending)
+	{
+		WaitEvent occurred[3];
+		int n;
+		int64 now;
+
+		(void) WaitEventSetWait(wes, CM_SWEEP_INTERVAL, occurred, 3,
+								PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		if (ShutdownRequestPending)
+			break;
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		refresh_routing();
+
+		n = epoll_wait(epoll_fd, events, CM_EPOLL_BATCH, 0);
+		for (int i = 0; i < n; i++)
+			dispatch(&events[i]);
+
+		now = cm_now_ms();
+		if (now >= next_sweep)
+		{
+			cm_session_check_timeouts(now);
+			cm_cancel_check_timeouts(now);
+			next_sweep = now + CM_SWEEP_INTERVAL;
+		}
+		cm_session_free_closed();
+		cm_cancel_free_done();
+	}
+
+	cm_shmem_set_proxy_latch(cm_proxy_worker_index, NULL);
+	cm_session_close_all();
+	cm_session_free_closed();
+	proc_exit(1);
+}
