@@ -36,15 +36,25 @@ packet_error(CmFirstPacket *out, const char *sqlstate, const char *message)
 	return CM_PACKET_ERROR;
 }
 
-/* The values the server reads as false for a boolean "replication". */
+/*
+ * The values the server reads as false for a boolean "replication": like
+ * its parse_bool(), any case-insensitive prefix of "false" or "no", a
+ * prefix of "off" of two letters at least, and "0".
+ */
 static bool
 replication_value_is_false(const char *value)
 {
-	static const char *const falses[] = {"false", "off", "no", "0", "f", "n"};
+	static const struct
+	{
+		const char *word;
+		size_t min_len;
+	} falses[] = {{"false", 1}, {"no", 1}, {"off", 2}, {"0", 1}};
+	size_t len = strlen(value);
 
 	for (size_t i = 0; i < sizeof(falses) / sizeof(falses[0]); i++)
 	{
-		if (strcasecmp(value, falses[i]) == 0)
+		if (len >= falses[i].min_len && len <= strlen(falses[i].word) &&
+			strncasecmp(value, falses[i].word, len) == 0)
 			return true;
 	}
 	return false;
@@ -172,7 +182,7 @@ cm_proto_parse_header(const uint8_t *buf, size_t len, uint32_t max_len,
 	if (len < 5)
 		return CM_HEADER_NEED_MORE;
 	body = cm_proto_get_u32(buf + 1);
-	if (body < 4 || body > max_len - 1)
+	if (body < 4 || body >= max_len)
 		return CM_HEADER_BAD_LENGTH;
 	*type = (char) buf[0];
 	*total_len = body + 1;

@@ -1,0 +1,191 @@
+# CmTest.pm
+#	Shared helpers for the connection manager's TAP tests: nodes with the
+#	extension preloaded and their ports, psql through a manager port, and a
+#	raw socket client for packets libpq would never send.
+package CmTest;
+
+use strict;
+use warnings;
+
+use Exporter 'import';
+use IO::Select;
+use IO::Socket::INET;
+use PostgreSQL::Test::BackgroundPsql;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Time::HiRes qw(time usleep);
+
+our @EXPORT = qw(cm_primary cm_standby cm_configure cm_psql cm_wait_for_port
+  cm_background_psql cm_raw cm_error_fields cm_startup_packet);
+
+# Settings every test node gets; the ports come from get_free_port() so
+# that tests never collide with other nodes' ports.
+sub cm_configure
+{
+	my ($node, %opt) = @_;
+	my $rw = $opt{rw_port} // PostgreSQL::Test::Cluster::get_free_port();
+	my $workers = $opt{workers} // 2;
+	$node->append_conf(
+		'postgresql.conf', qq{
+listen_addresses = '127.0.0.1'
+shared_preload_libraries = 'connection_manager'
+connection_manager.read_write_port = $rw
+connection_manager.workers = $workers
+max_worker_processes = 16
+max_connections = 40
+wal_receiver_status_interval = 1s
+authentication_timeout = 2s
+});
+	$node->append_conf('postgresql.conf', $opt{extra}) if $opt{extra};
+	$node->{cm_rw_port} = $rw;
+	return $node;
+}
+
+sub cm_primary
+{
+	my ($name, %opt) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init(allows_streaming => 1);
+	return cm_configure($node, %opt);
+}
+
+sub cm_standby
+{
+	my ($name, $primary, $backup, %opt) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init_from_backup($primary, $backup,
+		has_streaming => $opt{has_streaming} // 1);
+	return cm_configure($node, %opt);
+}
+
+# Runs psql through a manager port; returns (exit code, stdout, stderr).
+sub cm_psql
+{
+	my ($port, $sql, %opt) = @_;
+	my $dbname = $opt{dbname} // 'postgres';
+	my $conn = "host=127.0.0.1 port=$port dbname=$dbname";
+	$conn .= " $opt{conn}" if $opt{conn};
+	my ($stdout, $stderr);
+	my $rc = IPC::Run::run(
+		[ 'psql', '-XAtq', '-v', 'VERBOSITY=verbose', '-d', $conn, '-c', $sql ],
+		'>', \$stdout, '2>', \$stderr,
+		IPC::Run::timeout($opt{timeout} // 60));
+	chomp($stdout, $stderr);
+	return ($rc ? 0 : 1, $stdout, $stderr);
+}
+
+# Waits until a session through the port answers, up to the default timeout.
+sub cm_wait_for_port
+{
+	my ($port) = @_;
+	my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
+	while (time < $deadline)
+	{
+		my ($rc) = cm_psql($port, 'select 1', timeout => 10);
+		return 1 if $rc == 0;
+		usleep(100_000);
+	}
+	return 0;
+}
+
+# A psql session held open through a port: returns an object with
+# query($sql) (waits for the answer) and quit().
+sub cm_background_psql
+{
+	my ($port) = @_;
+	my $self = { in => '', out => '', err => '' };
+	$self->{h} = IPC::Run::start(
+		[
+			'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-d',
+			"host=127.0.0.1 port=$port dbname=postgres", '-f', '-'
+		],
+		'<', \$self->{in}, '>', \$self->{out}, '2>', \$self->{err},
+		IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
+	return bless $self, 'CmTest::Session';
+}
+
+package CmTest::Session;
+
+sub query
+{
+	my ($self, $sql) = @_;
+	$self->{out} = '';
+	$self->{in} .= "$sql;\n\\echo __done__\n";
+	$self->{h}->pump until $self->{out} =~ /__done__/ || !$self->{h}->pumpable;
+	my $out = $self->{out};
+	$out =~ s/\n?__done__\n?//;
+	return $out;
+}
+
+sub quit
+{
+	my ($self) = @_;
+	$self->{in} .= "\\q\n";
+	$self->{h}->finish;
+	return;
+}
+
+package CmTest;
+
+sub cm_startup_packet
+{
+	my (@params) = @_;
+	my $body = pack('N', 196608) . join('', map { "$_\0" } @params) . "\0";
+	return pack('N', length($body) + 4) . $body;
+}
+
+# Sends raw bytes to a port and returns what comes back until the peer
+# closes or the timeout passes.  With hold => 1 the socket is returned too,
+# still open.
+sub cm_raw
+{
+	my ($port, $bytes, %opt) = @_;
+	my $sock = IO::Socket::INET->new(
+		PeerAddr => '127.0.0.1',
+		PeerPort => $port,
+		Proto => 'tcp',
+		Timeout => 10) or die "connect to $port: $!";
+	$sock->autoflush(1);
+	syswrite($sock, $bytes) if length $bytes;
+	my $sel = IO::Select->new($sock);
+	my $deadline = time + ($opt{timeout} // 10);
+	my $buf = '';
+	my $closed = 0;
+	while (time < $deadline)
+	{
+		last if $opt{until} && $buf =~ $opt{until};
+		next unless $sel->can_read(0.1);
+		my $n = sysread($sock, $buf, 65536, length $buf);
+		if (!$n)
+		{
+			$closed = 1;
+			last;
+		}
+	}
+	return ($buf, $closed, $sock) if $opt{hold};
+	close $sock;
+	return ($buf, $closed);
+}
+
+# Fields of the first ErrorResponse in a byte string, keyed by field code.
+sub cm_error_fields
+{
+	my ($bytes) = @_;
+	my $pos = 0;
+	while ($pos + 5 <= length $bytes)
+	{
+		my $type = substr($bytes, $pos, 1);
+		my $len = unpack('N', substr($bytes, $pos + 1, 4));
+		if ($type eq 'E')
+		{
+			my %f;
+			my $body = substr($bytes, $pos + 5, $len - 4);
+			while ($body =~ /\G([^\0])([^\0]*)\0/gc) { $f{$1} = $2; }
+			return \%f;
+		}
+		$pos += 1 + $len;
+	}
+	return {};
+}
+
+1;
