@@ -4,6 +4,7 @@ MODULE_big = connection_manager
 OBJS = \
 	src/connection_manager.o \
 	src/guc.o \
+	src/readonly.o \
 	src/shmem.o \
 	src/listener.o \
 	src/worker_proxy.o \
@@ -44,8 +45,9 @@ test/fuzz/fuzz_%: test/fuzz/fuzz_%.c $(PURE)
 
 FUZZ_SECONDS ?= 30
 fuzz: test/fuzz/fuzz_proto
-	test/fuzz/fuzz_proto -max_total_time=$(FUZZ_SECONDS) \
-		test/fuzz/corpus/proto
+	@scratch=$$(mktemp -d); \
+	test/fuzz/fuzz_proto -max_total_time=$(FUZZ_SECONDS) $$scratch \
+		test/fuzz/corpus/proto; rc=$$?; rm -rf $$scratch; exit $$rc
 
 format-check:
 	clang-format-14 --dry-run --Werror src/*.c include/*.h test/unit/*.c \

@@ -11,6 +11,7 @@
 
 #include "cm_guc.h"
 #include "cm_listener.h"
+#include "cm_readonly.h"
 #include "cm_shmem.h"
 
 PG_MODULE_MAGIC;
@@ -40,6 +41,7 @@ _PG_init(void)
 	int nworkers;
 
 	cm_guc_define();
+	cm_readonly_init(); /* every backend: the lock is per session */
 	if (!process_shared_preload_libraries_in_progress)
 		return;
 

@@ -1,0 +1,84 @@
+# Limits and reload: the client and server connection limits of the
+# read-write port, changed with SIGHUP, give clear errors.
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::RealBin/../test/perl";
+use CmTest;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = cm_primary('node');
+$node->start;
+my $port = $node->{cm_rw_port};
+ok(cm_wait_for_port($port), 'read-write port answers');
+my $login = cm_startup_packet('user', 'postgres', 'database', 'postgres');
+
+# Three sessions fit under the default limit (max_connections).
+my @held = map { cm_background_psql($port) } 1 .. 3;
+is($_->query('select 1'), '1', 'session held') for @held;
+
+# Reload with a client limit of 2: the next client is refused.
+$node->append_conf('postgresql.conf',
+	"connection_manager.read_write_max_client_connections = 2\n");
+$node->reload;
+my $refused;
+for (1 .. 50)
+{
+	my ($resp) = cm_raw($port, $login, until => qr/Z\0\0\0\x05I/);
+	$refused = cm_error_fields($resp);
+	last if ($refused->{C} // '') eq '53300';
+	select(undef, undef, undef, 0.1);
+}
+is($refused->{C}, '53300', 'over the client limit after reload: 53300');
+is($refused->{M}, 'sorry, too many clients already', 'client limit message');
+my ($rc, $out, $err) = cm_psql($port, 'select 1');
+like($err, qr/sorry, too many clients already/, 'psql shows the limit');
+is($_->query('select 2'), '2', 'sessions already open keep working')
+  for @held;
+
+$_->quit for @held;
+($rc, $out) = cm_psql($port, 'select 3');
+is($out, '3', 'under the limit again once sessions leave');
+
+# Server connection limit.
+$node->append_conf('postgresql.conf',
+	"connection_manager.read_write_max_client_connections = -1\n"
+	  . "connection_manager.read_write_max_server_connections = 1\n");
+$node->reload;
+my $one = cm_background_psql($port);
+is($one->query('select 1'), '1', 'first session has the one server connection');
+for (1 .. 50)
+{
+	my ($resp) = cm_raw($port, $login, until => qr/Z\0\0\0\x05I/);
+	$refused = cm_error_fields($resp);
+	last if ($refused->{C} // '') eq '53300';
+	select(undef, undef, undef, 0.1);
+}
+is($refused->{C}, '53300', 'over the server limit: 53300');
+like($refused->{M}, qr/too many server connections/, 'server limit message');
+$one->quit;
+
+# The default server limit leaves superuser_reserved_connections free:
+# with max_connections 40 and 3 reserved, 37 sessions get in and the 38th
+# is refused by the manager, not by the server.
+$node->append_conf('postgresql.conf',
+	"connection_manager.read_write_max_server_connections = -1\n");
+$node->reload;
+sleep 1;
+my @many;
+for (1 .. 37)
+{
+	push @many, cm_background_psql($port);
+	$many[-1]->query('select 1');
+}
+my ($resp) = cm_raw($port, $login);
+like(cm_error_fields($resp)->{M}, qr/too many server connections/,
+	'default server limit keeps the reserved connections free');
+is($node->safe_psql('postgres', 'select 1'), '1',
+	'a superuser still connects directly');
+$_->quit for @many;
+
+done_testing();
