@@ -5,6 +5,7 @@
 #ifndef CM_GUC_H
 #define CM_GUC_H
 
+#include "cm_port.h"
 extern char *cm_listen_addresses;
 extern char *cm_nodes;
 extern int cm_read_write_port;
@@ -13,6 +14,16 @@ extern int cm_http_port;
 extern int cm_workers;
 extern int cm_rw_max_client_connections;
 extern int cm_rw_max_server_connections;
+extern int cm_ro_max_client_connections;
+extern int cm_ro_max_server_connections;
+extern int cm_read_only_max_lag;
+extern int cm_read_only_fallback;
+
+typedef enum CmReadOnlyFallback
+{
+	CM_RO_FALLBACK_LEADER,
+	CM_RO_FALLBACK_REFUSE
+} CmReadOnlyFallback;
 extern int cm_leader_wait_timeout;
 extern int cm_server_connect_timeout;
 extern int cm_probe_interval;
@@ -21,7 +32,8 @@ extern void cm_guc_define(void);
 extern int cm_guc_rw_port(void);
 extern int cm_guc_worker_count(void);
 extern const char *cm_guc_listen_addresses(void);
-extern int cm_guc_rw_max_clients(void);
-extern int cm_guc_rw_max_servers(void);
+extern int cm_guc_ro_port(void);
+extern int cm_guc_max_clients(CmPortKind kind);
+extern int cm_guc_max_servers(CmPortKind kind);
 
 #endif /* CM_GUC_H */

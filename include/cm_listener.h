@@ -8,15 +8,10 @@
 
 #define CM_MAX_LISTEN_ADDRS 16
 
-typedef enum CmPortKind
-{
-	CM_PORT_READ_WRITE = 0,
-	CM_PORT_KINDS
-} CmPortKind;
+#include "cm_port.h"
 
 extern void cm_listener_open_all(int nworkers);
 extern int
 cm_listener_worker_fds(int worker, CmPortKind kind, int *fds, int max);
-extern const char *cm_port_kind_name(CmPortKind kind);
 
 #endif /* CM_LISTENER_H */

@@ -71,7 +71,8 @@ typedef struct CmSession
 	bool counts_server; /* holds one of rw_servers */
 	bool ssl_requested;
 	bool gss_requested;
-	int slot; /* session slot index, -1 if none */
+	bool lock_confirmed; /* read-only port: server reported the lock */
+	int slot;			 /* session slot index, -1 if none */
 	CmTarget target;
 	char client_addr[64];
 	char user[64];

@@ -18,6 +18,8 @@
 #include "storage/latch.h"
 #include "storage/spin.h"
 
+#include "cm_port.h"
+
 #define CM_MAX_WORKERS	   64
 #define CM_TARGET_NAME_LEN 128
 #define CM_REASON_LEN	   256
@@ -36,6 +38,10 @@ typedef struct CmRouting
 {
 	CmTarget read_write;
 	char no_leader_reason[CM_REASON_LEN];
+	CmTarget read_only;					  /* where read-only sessions go now */
+	bool read_only_is_leader;			  /* the fallback to the leader */
+	char read_only_reason[CM_REASON_LEN]; /* why, or why none */
+	int64 replay_lag; /* bytes; -1 unknown or not a standby */
 	uint64 system_identifier;
 	bool in_recovery;
 	uint32 timeline;
@@ -64,8 +70,8 @@ typedef struct CmShared
 	slock_t latch_lock;
 	Latch *proxy_latch[CM_MAX_WORKERS];
 
-	pg_atomic_uint32 rw_clients;
-	pg_atomic_uint32 rw_servers;
+	pg_atomic_uint32 clients[CM_PORT_KINDS];
+	pg_atomic_uint32 servers[CM_PORT_KINDS];
 
 	int nworkers;
 	int slots_per_worker;

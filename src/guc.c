@@ -6,11 +6,13 @@
  */
 #include "postgres.h"
 
+#include <limits.h>
 #include <unistd.h>
 
 #include "miscadmin.h"
 #include "postmaster/postmaster.h"
 #include "utils/guc.h"
+
 
 #include "cm_guc.h"
 
@@ -25,6 +27,15 @@ int cm_http_port = -1;
 int cm_workers = -1;
 int cm_rw_max_client_connections = -1;
 int cm_rw_max_server_connections = -1;
+int cm_ro_max_client_connections = -1;
+int cm_ro_max_server_connections = -1;
+int cm_read_only_max_lag = -1;
+int cm_read_only_fallback = CM_RO_FALLBACK_LEADER;
+
+static const struct config_enum_entry fallback_options[] =
+	{{"leader", CM_RO_FALLBACK_LEADER, false},
+	 {"refuse", CM_RO_FALLBACK_REFUSE, false},
+	 {NULL, 0, false}};
 int cm_leader_wait_timeout = 5000;
 int cm_server_connect_timeout = 5000;
 int cm_probe_interval = 1000;
@@ -115,6 +126,26 @@ cm_guc_define(void)
 							"-1 means max_connections minus superuser_reserved_connections.",
 							&cm_rw_max_server_connections, -1, -1, 1000000,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("connection_manager.read_only_max_client_connections",
+							"Client sessions accepted on the read-only port.",
+							"-1 means max_connections.",
+							&cm_ro_max_client_connections, -1, -1, 1000000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("connection_manager.read_only_max_server_connections",
+							"Server connections opened for read-only sessions, in total.",
+							"-1 means max_connections minus superuser_reserved_connections.",
+							&cm_ro_max_server_connections, -1, -1, 1000000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("connection_manager.read_only_max_lag",
+							"Most replay lag of a standby that takes read-only sessions.",
+							"-1 means no limit.", &cm_read_only_max_lag, -1,
+							-1, INT_MAX, PGC_SIGHUP, GUC_UNIT_BYTE, NULL, NULL,
+							NULL);
+	DefineCustomEnumVariable("connection_manager.read_only_fallback",
+							 "Where read-only sessions go when no standby qualifies.",
+							 "leader: to the write leader, still locked read-only; refuse: nowhere.",
+							 &cm_read_only_fallback, CM_RO_FALLBACK_LEADER,
+							 fallback_options, PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("connection_manager.leader_wait_timeout",
 							"How long a new read-write session waits for a write leader.",
 							NULL, &cm_leader_wait_timeout, 5000, 0, 3600000,
@@ -160,16 +191,33 @@ cm_guc_listen_addresses(void)
 }
 
 int
-cm_guc_rw_max_clients(void)
+cm_guc_ro_port(void)
 {
-	return cm_rw_max_client_connections >= 0 ? cm_rw_max_client_connections
-											 : MaxConnections;
+	int rw = cm_guc_rw_port();
+
+	if (cm_read_only_port >= 0)
+		return cm_read_only_port;
+	if (rw > 0)
+		return rw + 1 <= 65535 ? rw + 1 : 0;
+	return PostPortNumber + 1001 <= 65535 ? PostPortNumber + 1001 : 0;
 }
 
 int
-cm_guc_rw_max_servers(void)
+cm_guc_max_clients(CmPortKind kind)
 {
-	if (cm_rw_max_server_connections >= 0)
-		return cm_rw_max_server_connections;
+	int v = kind == CM_PORT_READ_ONLY ? cm_ro_max_client_connections
+									  : cm_rw_max_client_connections;
+
+	return v >= 0 ? v : MaxConnections;
+}
+
+int
+cm_guc_max_servers(CmPortKind kind)
+{
+	int v = kind == CM_PORT_READ_ONLY ? cm_ro_max_server_connections
+									  : cm_rw_max_server_connections;
+
+	if (v >= 0)
+		return v;
 	return Max(MaxConnections - ReservedBackends, 1);
 }

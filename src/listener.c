@@ -44,6 +44,8 @@ cm_port_kind_name(CmPortKind kind)
 	{
 		case CM_PORT_READ_WRITE:
 			return "read-write";
+		case CM_PORT_READ_ONLY:
+			return "read-only";
 		default:
 			return "unknown";
 	}
@@ -201,6 +203,7 @@ void
 cm_listener_open_all(int nworkers)
 {
 	open_kind(CM_PORT_READ_WRITE, cm_guc_rw_port(), nworkers);
+	open_kind(CM_PORT_READ_ONLY, cm_guc_ro_port(), nworkers);
 }
 
 int

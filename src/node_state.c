@@ -22,6 +22,7 @@
 #include "replication/walreceiver.h"
 #include "utils/varlena.h"
 
+#include "cm_guc.h"
 #include "cm_node_state.h"
 
 /* Resolves host:port into target; on failure says why in reason. */
@@ -56,9 +57,9 @@ resolve_target(const char *host, int port, CmTarget *target, char *reason)
 	return true;
 }
 
-/* The address a primary uses to reach its own postmaster. */
+/* The address this node's manager uses to reach its own postmaster. */
 static void
-self_target(CmRouting *out)
+self_target(CmTarget *target, char *reason)
 {
 	char *raw = pstrdup(ListenAddresses ? ListenAddresses : "");
 	List *hosts = NIL;
@@ -66,9 +67,10 @@ self_target(CmRouting *out)
 
 	if (!SplitGUCList(raw, ',', &hosts) || hosts == NIL)
 	{
-		strlcpy(out->no_leader_reason,
-				"this node is the primary but does not listen on TCP (listen_addresses is empty)",
+		strlcpy(reason,
+				"this node does not listen on TCP (listen_addresses is empty)",
 				CM_REASON_LEN);
+		pfree(raw);
 		return;
 	}
 	host = linitial(hosts);
@@ -76,8 +78,7 @@ self_target(CmRouting *out)
 		host = "127.0.0.1";
 	else if (strcmp(host, "::") == 0)
 		host = "::1";
-	(void) resolve_target(host, PostPortNumber, &out->read_write,
-						  out->no_leader_reason);
+	(void) resolve_target(host, PostPortNumber, target, reason);
 	list_free(hosts);
 	pfree(raw);
 }
@@ -150,17 +151,77 @@ upstream_target(CmRouting *out)
 						  out->no_leader_reason);
 }
 
+/*
+ * Bytes received from the upstream but not replayed yet; -1 when this
+ * standby is not streaming, so its lag is unknown.
+ */
+static int64
+replay_lag(XLogRecPtr replayed)
+{
+	XLogRecPtr received;
+	bool streaming;
+
+	SpinLockAcquire(&WalRcv->mutex);
+	streaming = WalRcv->walRcvState == WALRCV_STREAMING;
+	received = Max(WalRcv->flushedUpto, WalRcv->latestWalEnd);
+	SpinLockRelease(&WalRcv->mutex);
+	if (!streaming || XLogRecPtrIsInvalid(received))
+		return -1;
+	return received > replayed ? (int64) (received - replayed) : 0;
+}
+
+/*
+ * Read-only sessions go to this node while it is a standby within
+ * read_only_max_lag; otherwise, per read_only_fallback, to the write leader
+ * (still locked read-only) or nowhere.
+ */
+static void
+choose_read_only(CmRouting *out)
+{
+	if (out->in_recovery)
+	{
+		if (cm_read_only_max_lag < 0 ||
+			(out->replay_lag >= 0 && out->replay_lag <= cm_read_only_max_lag))
+		{
+			strlcpy(out->read_only_reason, "this node is a standby",
+					CM_REASON_LEN);
+			self_target(&out->read_only, out->read_only_reason);
+			return;
+		}
+		if (out->replay_lag < 0)
+			snprintf(out->read_only_reason, CM_REASON_LEN,
+					 "this standby is not streaming, so its lag is unknown and read_only_max_lag is %d bytes",
+					 cm_read_only_max_lag);
+		else
+			snprintf(out->read_only_reason, CM_REASON_LEN,
+					 "this standby's replay lag of " INT64_FORMAT
+					 " bytes is over read_only_max_lag (%d bytes)",
+					 out->replay_lag, cm_read_only_max_lag);
+	}
+	else
+		strlcpy(out->read_only_reason,
+				"this node is the primary and no standby is known",
+				CM_REASON_LEN);
+
+	if (cm_read_only_fallback == CM_RO_FALLBACK_LEADER && out->read_write.valid)
+	{
+		out->read_only = out->read_write;
+		out->read_only_is_leader = true;
+	}
+}
+
 void
 cm_node_describe(CmRouting *out)
 {
 	memset(out, 0, sizeof(*out));
+	out->replay_lag = -1;
 	out->system_identifier = GetSystemIdentifier();
 	out->in_recovery = RecoveryInProgress();
 	if (!out->in_recovery)
 	{
 		out->timeline = GetWALInsertionTimeLine();
 		out->wal_position = GetXLogInsertRecPtr();
-		self_target(out);
+		self_target(&out->read_write, out->no_leader_reason);
 	}
 	else
 	{
@@ -169,5 +230,7 @@ cm_node_describe(CmRouting *out)
 		out->wal_position = GetXLogReplayRecPtr(&tli);
 		out->timeline = tli;
 		upstream_target(out);
+		out->replay_lag = replay_lag(out->wal_position);
 	}
+	choose_read_only(out);
 }

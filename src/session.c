@@ -25,6 +25,7 @@
 #include "cm_guc.h"
 #include "cm_proto.h"
 #include "cm_proxy.h"
+#include "cm_readonly.h"
 #include "cm_shmem.h"
 
 /* The longest message a server may send us while logging in. */
@@ -42,15 +43,13 @@ static void session_connect(CmSession *s);
 static pg_atomic_uint32 *
 clients_counter(CmSession *s)
 {
-	(void) s;
-	return &cm_shared->rw_clients;
+	return &cm_shared->clients[s->port];
 }
 
 static pg_atomic_uint32 *
 servers_counter(CmSession *s)
 {
-	(void) s;
-	return &cm_shared->rw_servers;
+	return &cm_shared->servers[s->port];
 }
 
 /* Takes a free slot of this worker's partition and a fresh cancel key. */
@@ -303,30 +302,55 @@ cm_session_accept(int fd, CmPortKind port, const struct sockaddr_storage *addr)
 
 	/* Like the server, the limit is reported once the startup packet is in. */
 	clients = pg_atomic_fetch_add_u32(clients_counter(s), 1);
-	s->over_client_limit = clients >= (uint32) cm_guc_rw_max_clients();
+	s->over_client_limit = clients >= (uint32) cm_guc_max_clients(port);
 
 	dlist_push_tail(&sessions, &s->node);
 	session_update_interest(s);
 }
 
-/* The startup packet the server gets: the client's, minus our own settings. */
+/*
+ * Parameters a client may not send: ours, and on the read-only port the
+ * read-only settings (the lock would override them anyway, or fail the
+ * login when they come after it).
+ */
+static bool
+session_param_refused(CmSession *s, const char *name)
+{
+	if (pg_strncasecmp(name, "connection_manager.", 19) == 0)
+		return true;
+	return s->port == CM_PORT_READ_ONLY &&
+		   (pg_strcasecmp(name, "default_transaction_read_only") == 0 ||
+			pg_strcasecmp(name, "transaction_read_only") == 0);
+}
+
+/*
+ * The startup packet the server gets: the client's, minus the parameters
+ * it may not send, plus the read-only lock on the read-only port (last, so
+ * that nothing in the packet comes after it).
+ */
 static bool
 session_rewrite_startup(CmSession *s, const CmFirstPacket *pkt)
 {
-	CmStartupParam params[CM_PROTO_MAX_PARAMS];
-	uint8 out[CM_PROTO_MAX_STARTUP_LEN];
+	CmStartupParam params[CM_PROTO_MAX_PARAMS + 1];
+	uint8 out[CM_PROTO_MAX_STARTUP_LEN + 64];
 	int n = 0;
 	size_t len;
 	uint32 rest = s->c2s.end - s->c2s.start - pkt->length;
 
 	for (int i = 0; i < pkt->nparams; i++)
 	{
-		if (pg_strncasecmp(pkt->params[i].name, "connection_manager.", 19) == 0)
+		if (session_param_refused(s, pkt->params[i].name))
 			continue;
 		params[n++] = pkt->params[i];
 	}
+	if (s->port == CM_PORT_READ_ONLY)
+	{
+		params[n].name = CM_READONLY_SETTING;
+		params[n].value = "on";
+		n++;
+	}
 	len = cm_proto_build_startup(out, sizeof(out), pkt->version, params, n);
-	if (len == 0 || len + rest > CM_BUF_SIZE)
+	if (len == 0 || len > CM_PROTO_MAX_STARTUP_LEN || len + rest > CM_BUF_SIZE)
 		return false;
 	/* keep whatever the client sent after its startup packet behind it */
 	memmove(s->c2s.data + len, s->c2s.data + s->c2s.start + pkt->length, rest);
@@ -342,6 +366,18 @@ session_route(CmSession *s)
 {
 	const CmRouting *r = cm_proxy_routing();
 
+	if (s->port == CM_PORT_READ_ONLY)
+	{
+		if (!r->read_only.valid)
+		{
+			session_fail(s, "57P03", "no read-only target is available",
+						 r->read_only_reason);
+			return;
+		}
+		s->target = r->read_only;
+		session_connect(s);
+		return;
+	}
 	if (r->read_write.valid)
 	{
 		s->target = r->read_write;
@@ -446,14 +482,21 @@ session_connect(CmSession *s)
 {
 	int fd;
 	int one = 1;
-
 	if (pg_atomic_fetch_add_u32(servers_counter(s), 1) >=
-		(uint32) cm_guc_rw_max_servers())
+		(uint32) cm_guc_max_servers(s->port))
 	{
+		char msg[128];
+		char detail[128];
+		bool ro = s->port == CM_PORT_READ_ONLY;
+
 		pg_atomic_fetch_sub_u32(servers_counter(s), 1);
-		session_fail(s, "53300",
-					 "sorry, too many server connections for the read-write port",
-					 "connection_manager.read_write_max_server_connections is reached.");
+		snprintf(msg, sizeof(msg),
+				 "sorry, too many server connections for the %s port",
+				 cm_port_kind_name(s->port));
+		snprintf(detail, sizeof(detail),
+				 "connection_manager.%s_max_server_connections is reached.",
+				 ro ? "read_only" : "read_write");
+		session_fail(s, "53300", msg, detail);
 		return;
 	}
 	s->counts_server = true;
@@ -512,6 +555,28 @@ session_connected(CmSession *s)
 }
 
 /*
+ * A ParameterStatus seen while logging in on the read-only port: the
+ * session is handed to the client only once the server has reported that
+ * the lock is on.
+ */
+static void
+session_note_parameter(CmSession *s, const uint8 *msg, uint32 total)
+{
+	const char *name = (const char *) msg + 5;
+	const char *end = (const char *) msg + total;
+	const char *value;
+	const char *nul = memchr(name, '\0', end - name);
+
+	if (nul == NULL || nul + 1 >= end)
+		return;
+	value = nul + 1;
+	if (memchr(value, '\0', end - value) == NULL)
+		return;
+	if (strcmp(name, CM_READONLY_SETTING) == 0)
+		s->lock_confirmed = strcmp(value, "on") == 0;
+}
+
+/*
  * Inspects whole server messages while the session logs in.  The server's
  * BackendKeyData is kept for cancels and replaced, in place, by ours;
  * ReadyForQuery ends the login.
@@ -562,6 +627,24 @@ session_scan_login(CmSession *s)
 			SpinLockRelease(&slot->mutex);
 			cm_proto_build_backend_key(msg, total,
 									   cm_cancel_pid_for_slot(s->slot), key);
+		}
+		if (type == 'S' && s->port == CM_PORT_READ_ONLY)
+			session_note_parameter(s, msg, total);
+		if (type == 'Z' && s->port == CM_PORT_READ_ONLY && !s->lock_confirmed)
+		{
+			char detail[256];
+
+			snprintf(detail, sizeof(detail),
+					 "The server \"%s\" did not confirm the read-only lock: connection_manager must be in its shared_preload_libraries.",
+					 s->target.name);
+			ereport(LOG,
+					(errmsg("connection_manager: refusing a read-only session on \"%s\"",
+							s->target.name),
+					 errdetail("%s", detail)));
+			session_fail(s, "08004",
+						 "the target server could not lock the session read-only",
+						 detail);
+			return;
 		}
 		b->scan += total;
 		if (type == 'Z')

@@ -66,8 +66,11 @@ cm_shmem_startup(void)
 		SpinLockInit(&cm_shared->routing_lock);
 		SpinLockInit(&cm_shared->latch_lock);
 		pg_atomic_init_u64(&cm_shared->routing_generation, 0);
-		pg_atomic_init_u32(&cm_shared->rw_clients, 0);
-		pg_atomic_init_u32(&cm_shared->rw_servers, 0);
+		for (int k = 0; k < CM_PORT_KINDS; k++)
+		{
+			pg_atomic_init_u32(&cm_shared->clients[k], 0);
+			pg_atomic_init_u32(&cm_shared->servers[k], 0);
+		}
 		strlcpy(cm_shared->routing.no_leader_reason,
 				"the monitor has not described this node yet", CM_REASON_LEN);
 		cm_shared->nworkers = cm_guc_worker_count();

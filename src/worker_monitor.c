@@ -20,8 +20,33 @@
 #include "cm_worker.h"
 
 static void
+log_read_only_change(const CmRouting *old, const CmRouting *now)
+{
+	if (old->read_only.valid == now->read_only.valid &&
+		old->read_only_is_leader == now->read_only_is_leader &&
+		strcmp(old->read_only.name, now->read_only.name) == 0)
+		return;
+	if (!now->read_only.valid)
+		ereport(LOG,
+				(errmsg("connection_manager: no read-only target is available"),
+				 errdetail("%s.", now->read_only_reason)));
+	else if (now->read_only_is_leader)
+		ereport(LOG,
+				(errmsg("connection_manager: read-only sessions go to the write leader \"%s\", locked read-only",
+						now->read_only.name),
+				 errdetail("%s, and read_only_fallback is leader.",
+						   now->read_only_reason)));
+	else
+		ereport(LOG,
+				(errmsg("connection_manager: read-only sessions go to \"%s\"",
+						now->read_only.name),
+				 errdetail("%s.", now->read_only_reason)));
+}
+
+static void
 log_routing_change(const CmRouting *old, const CmRouting *now)
 {
+	log_read_only_change(old, now);
 	if (old->read_write.valid == now->read_write.valid &&
 		strcmp(old->read_write.name, now->read_write.name) == 0 &&
 		strcmp(old->no_leader_reason, now->no_leader_reason) == 0)

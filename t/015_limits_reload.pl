@@ -81,4 +81,31 @@ is($node->safe_psql('postgres', 'select 1'), '1',
 	'a superuser still connects directly');
 $_->quit for @many;
 
+# The read-only port has limits of its own.
+$node->append_conf('postgresql.conf',
+	"connection_manager.read_only_max_client_connections = 0\n");
+$node->reload;
+for (1 .. 50)
+{
+	($resp) = cm_raw($node->{cm_ro_port}, $login, until => qr/Z\0\0\0\x05I/);
+	last if (cm_error_fields($resp)->{C} // '') eq '53300';
+	select(undef, undef, undef, 0.1);
+}
+is(cm_error_fields($resp)->{M}, 'sorry, too many clients already',
+	'read-only client limit');
+($rc, $out) = cm_psql($port, 'select 4');
+is($out, '4', 'the read-write port is not affected');
+$node->append_conf('postgresql.conf',
+	"connection_manager.read_only_max_client_connections = -1\n"
+	  . "connection_manager.read_only_max_server_connections = 0\n");
+$node->reload;
+for (1 .. 50)
+{
+	($resp) = cm_raw($node->{cm_ro_port}, $login, until => qr/Z\0\0\0\x05I/);
+	last if (cm_error_fields($resp)->{M} // '') =~ /server connections/;
+	select(undef, undef, undef, 0.1);
+}
+is(cm_error_fields($resp)->{M},
+	'sorry, too many server connections for the read-only port',
+	'read-only server limit');
 done_testing();

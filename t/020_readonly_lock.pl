@@ -18,12 +18,18 @@ my $LOCK = '-c connection_manager.session_read_only=on -c lock_timeout=5s';
 my $user = getpwuid($<);
 my $tmp = PostgreSQL::Test::Utils::tempdir;
 
+# The matrix runs twice per node: with the lock asked for directly in the
+# startup packet, and through the connection manager's read-only port,
+# which must put it there itself.
 my $primary = PostgreSQL::Test::Cluster->new('ro_primary');
 $primary->init(allows_streaming => 1);
+my $primary_rw = PostgreSQL::Test::Cluster::get_free_port();
 $primary->append_conf(
-	'postgresql.conf', q{
+	'postgresql.conf', qq{
 shared_preload_libraries = 'pg_stat_statements,connection_manager'
-connection_manager.listen_addresses = ''
+listen_addresses = '127.0.0.1'
+connection_manager.read_write_port = $primary_rw
+connection_manager.read_only_port = 0
 max_prepared_transactions = 5
 wal_receiver_status_interval = 1s
 });
@@ -74,7 +80,20 @@ PREPARE TRANSACTION 'cm_px';
 $primary->backup('b');
 my $standby = PostgreSQL::Test::Cluster->new('ro_standby');
 $standby->init_from_backup($primary, 'b', has_streaming => 1);
+my $standby_rw = PostgreSQL::Test::Cluster::get_free_port();
+$standby->append_conf('postgresql.conf',
+	"connection_manager.read_write_port = $standby_rw\n");
 $standby->start;
+
+# Read-only ports, after the backup so that the standby's differs.
+my %ro_port;
+for my $node ($primary, $standby)
+{
+	$ro_port{ $node->name } = PostgreSQL::Test::Cluster::get_free_port();
+	$node->append_conf('postgresql.conf',
+		"connection_manager.read_only_port = $ro_port{ $node->name }\n");
+	$node->restart;
+}
 $primary->safe_psql('postgres', 'SELECT lo_get(4242)');
 $primary->wait_for_catchup($standby);
 
@@ -376,7 +395,7 @@ my @attempts = (
 # must fail with 25006 and both settings still on.  Returns the problems.
 sub run_attempt
 {
-	my ($node, $id, $attempt) = @_;
+	my ($node, $id, $attempt, $via) = @_;
 	my ($name, $sql, $extra) = @$attempt;
 	my %allowed = map { $_ => 1 } ('25006', '25P02', @{ $extra // [] });
 	my $want = grep({ $_ eq '55P02' } @{ $extra // [] }) ? '55P02' : '25006';
@@ -385,12 +404,12 @@ sub run_attempt
 	    "\\set VERBOSITY verbose\n$sql\nROLLBACK;\n\\warn \@\@probe\@\@\n"
 	  . "INSERT INTO t VALUES (-$id);\n"
 	  . q{SELECT '@@state ' || current_setting('transaction_read_only') || ' '}
-	  . " || current_setting('default_transaction_read_only');\n";
-
-	local $ENV{PGOPTIONS} = $LOCK;
+	  . " || current_setting('default_transaction_read_only');\n";	# through the read-only port the client asks for nothing itself
+	local $ENV{PGOPTIONS} = $via ? '-c lock_timeout=5s' : $LOCK;
 	my ($out, $err) = ('', '');
 	my $rc = $node->psql(
 		'postgres', $script,
+		$via ? (connstr => $via) : (),
 		stdout => \$out,
 		stderr => \$err,
 		on_error_stop => 0,
@@ -668,6 +687,32 @@ for my $pair ([ $primary, 'primary', 100000 ], [ $standby, 'standby', 200000 ])
 	}
 	protocol_checks($node, $label, $base + 1000);
 	pgbench_checks($node, $label, $base + 2000);
+}
+
+# The same matrix through each node's read-only port: the standby's sends
+# sessions to itself, the primary's (no standby known, fallback leader) to
+# itself, locked.
+for my $pair ([ $standby, 400000 ], [ $primary, 300000 ])
+{
+	my ($node, $base) = @$pair;
+	my $via = "host=127.0.0.1 port=$ro_port{ $node->name } dbname=postgres";
+	my $label = $node->name . ' via the read-only port';
+	my $where;
+	for (1 .. 100)
+	{		$where = `psql -XAtq -d "$via" -c "SHOW port" -c "SHOW connection_manager.session_read_only" 2>&1`;
+		$where =~ s/\n/|/;		last if $where =~ /^\d+\|on$/m;
+		select(undef, undef, undef, 0.1);
+	}
+	chomp $where;
+	is($where, $node->port . '|on', "$label: lands on the node, locked");
+	my $i = 0;
+	for my $attempt (@attempts)
+	{
+		$i++;
+		my @problems = run_attempt($node, $base + $i, $attempt, $via);
+		ok(!@problems, "$label: $attempt->[0]")
+		  or diag(join('; ', @problems));
+	}
 }
 note(scalar(@attempts) . ' escape attempts per node');
 cmp_ok(scalar(@attempts), '>=', 45, 'matrix has at least 45 attempts');

@@ -22,22 +22,23 @@ our @EXPORT = qw(cm_primary cm_standby cm_configure cm_psql cm_wait_for_port
 # that tests never collide with other nodes' ports.
 sub cm_configure
 {
-	my ($node, %opt) = @_;
-	my $rw = $opt{rw_port} // PostgreSQL::Test::Cluster::get_free_port();
+	my ($node, %opt) = @_;	my $rw = $opt{rw_port} // PostgreSQL::Test::Cluster::get_free_port();
+	my $ro = $opt{ro_port} // PostgreSQL::Test::Cluster::get_free_port();
 	my $workers = $opt{workers} // 2;
 	$node->append_conf(
 		'postgresql.conf', qq{
 listen_addresses = '127.0.0.1'
 shared_preload_libraries = 'connection_manager'
 connection_manager.read_write_port = $rw
+connection_manager.read_only_port = $ro
 connection_manager.workers = $workers
 max_worker_processes = 16
 max_connections = 40
 wal_receiver_status_interval = 1s
 authentication_timeout = 2s
 });
-	$node->append_conf('postgresql.conf', $opt{extra}) if $opt{extra};
-	$node->{cm_rw_port} = $rw;
+	$node->append_conf('postgresql.conf', $opt{extra}) if $opt{extra};	$node->{cm_rw_port} = $rw;
+	$node->{cm_ro_port} = $ro;
 	return $node;
 }
 
