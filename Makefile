@@ -12,42 +12,59 @@ OBJS = \
 	src/cancel.o \
 	src/node_state.o \
 	src/worker_monitor.o \
-	src/proto.o
+	src/proto.o \
+	src/encoding.o \
+	src/md5.o \
+	src/scram.o \
+	src/hba_parse.o \
+	src/hba_match.o \
+	src/ident.o \
+	src/tls.o
 PGFILEDESC = "connection_manager - in-server connection manager"
 
 PG_CPPFLAGS = -I$(srcdir)/include -I$(libpq_srcdir)
 PG_CFLAGS = -Werror
 SHLIB_LINK_INTERNAL = $(libpq)
+SHLIB_LINK = -lssl -lcrypto
 
 TAP_TESTS = 1
-EXTRA_CLEAN = test/unit/*.t test/fuzz/fuzz_proto tmp_check
+EXTRA_CLEAN = test/unit/*.t test/fuzz/fuzz_proto test/fuzz/fuzz_hba \
+	test/fuzz/fuzz_scram tmp_check
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# PGXS tracks no header dependencies: rebuild everything when a header moves.
+$(OBJS): $(wildcard include/*.h)
+
 # Pure modules: no server headers, linked into unit tests and fuzzers too.
-PURE = src/proto.c
+PURE = src/proto.c src/hba_parse.c src/hba_match.c src/ident.c \
+	src/encoding.c src/md5.c src/scram.c
 UNIT_CC ?= gcc
 UNIT_FLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 \
 	-fno-omit-frame-pointer -fsanitize=address,undefined \
 	-fno-sanitize-recover=all -I$(srcdir)/include
 
 test/unit/%.t: test/unit/%.c test/unit/tap.h $(PURE)
-	$(UNIT_CC) $(UNIT_FLAGS) -o $@ $< $(PURE)
+	$(UNIT_CC) $(UNIT_FLAGS) -o $@ $< $(PURE) -lssl -lcrypto
 
 unit: $(patsubst %.c,%.t,$(wildcard test/unit/test_*.c))
 	prove --exec '' test/unit/*.t
 
 test/fuzz/fuzz_%: test/fuzz/fuzz_%.c $(PURE)
 	clang-14 -g -O1 -fsanitize=fuzzer,address,undefined \
-		-I$(srcdir)/include -o $@ $^
+		-I$(srcdir)/include -o $@ $^ -lssl -lcrypto
 
 FUZZ_SECONDS ?= 30
-fuzz: test/fuzz/fuzz_proto
-	@scratch=$$(mktemp -d); \
-	test/fuzz/fuzz_proto -max_total_time=$(FUZZ_SECONDS) $$scratch \
-		test/fuzz/corpus/proto; rc=$$?; rm -rf $$scratch; exit $$rc
+FUZZERS = proto hba scram
+fuzz: $(addprefix test/fuzz/fuzz_,$(FUZZERS))
+	@for f in $(FUZZERS); do \
+		scratch=$$(mktemp -d); \
+		test/fuzz/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) $$scratch \
+			test/fuzz/corpus/$$f; rc=$$?; rm -rf $$scratch; \
+		[ $$rc -eq 0 ] || exit $$rc; \
+	done
 
 format-check:
 	clang-format-14 --dry-run --Werror src/*.c include/*.h test/unit/*.c \

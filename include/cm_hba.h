@@ -40,11 +40,14 @@
  * are regular expressions on every version.  The server uses its own
  * "advanced" regular expressions; we use POSIX regcomp(REG_EXTENDED) in
  * the C locale after a translation that keeps the meaning: \d \s \w and
- * their negations become bracket expressions, and constructs whose meaning
- * would differ or that ERE lacks (non-greedy quantifiers, "(?", "***"
- * directors, letter escapes other than \d \s \w \D \S \W, back-references
- * above \9, and \], \-, \^ inside brackets) are refused as an invalid
- * regular expression, so the file is rejected rather than matched
+ * their negations become bracket expressions, "\<" and the like become
+ * the literal they are in an ARE, and constructs whose meaning would
+ * differ or that ERE lacks (non-greedy quantifiers, "(?", "***"
+ * directors, letter and digit escapes other than \d \s \w \D \S \W and
+ * \1 to \9, and \] \- \^ \[ inside brackets) are refused as an invalid
+ * regular expression, as are repetition counts above 255 (the server's
+ * limit too) and counts that multiply to more than 100000 over a pattern
+ * (glibc copies the repeated atom), so the file is rejected, not matched
  * differently.  Remaining differences: we match bytes where the server
  * matches characters of the database encoding (only non-ASCII names can
  * tell), and the error text of a bad pattern is glibc's.
@@ -52,10 +55,12 @@
  * Other known differences, all in what makes the server reject a file
  * (the caller then keeps the previous rules, as the server does): NUL
  * bytes are refused; lines, tokens per line, file sizes and include depth
- * are bounded (see the limits below; the server bounds only tokens, to
- * 255 bytes on 15, and nesting, to 10 on 16); RADIUS server names are not
- * resolved and LDAP URLs are checked only for their scheme; on 16+,
- * "include_dir" is refused; db_user_namespace is taken as off.
+ * are bounded, and so are @file reads (1000; see the limits below; the
+ * server bounds only tokens, to 255 bytes on 15, and nesting, to 10 on
+ * 16); RADIUS server names are not resolved and LDAP URLs are read only
+ * approximately; on 16+, "include_dir" is refused; db_user_namespace is
+ * taken as off.  The build features of the server (which methods it knows)
+ * come from CmHbaParseOptions.build.
  */
 #ifndef CM_HBA_H
 #define CM_HBA_H
@@ -189,8 +194,8 @@ typedef struct CmHbaRule
 	int nroles;
 	const CmHbaToken *roles;
 	CmHbaAddrKind addr_kind;
-	const char *address; /* the address token, NULL for local */
-	const char *netmask; /* a separate netmask token, or NULL */
+	const char *address;		  /* the address token, NULL for local */
+	const char *netmask;		  /* a separate netmask token, or NULL */
 	struct sockaddr_storage addr; /* CM_HBA_ADDR_MASK */
 	struct sockaddr_storage mask;
 	const char *hostname; /* CM_HBA_ADDR_HOSTNAME */
@@ -310,9 +315,9 @@ typedef enum CmHbaMatchResult
  * for decides what a leading "/" means, so it is not asked again here.
  * *rule is the rule's index, or -1.
  */
-extern CmHbaMatchResult cm_hba_match(const CmHbaFile *file,
-									 const CmHbaConn *conn,
-									 const CmHbaMatchContext *ctx, int *rule);
+extern CmHbaMatchResult
+cm_hba_match(const CmHbaFile *file, const CmHbaConn *conn,
+			 const CmHbaMatchContext *ctx, int *rule);
 
 extern const char *cm_hba_conn_type_name(CmHbaConnType type);
 extern const char *cm_hba_method_name(CmHbaMethod method);
@@ -348,20 +353,20 @@ extern char *cm_auth_printf(CmAuthStore *store, const char *fmt, ...)
 extern bool cm_auth_out_of_memory(const CmAuthStore *store);
 extern void *cm_auth_grow(CmAuthStore *store, void *array, int *cap, int need,
 						  size_t elsize);
-extern bool cm_auth_add_error(CmAuthStore *store, CmHbaError **errors, int *n,
-							  int *cap, const char *file, int line,
-							  const char *message);
+extern bool
+cm_auth_add_error(CmAuthStore *store, CmHbaError **errors, int *n, int *cap,
+				  const char *file, int line, const char *message);
 extern const CmHbaError cm_auth_oom_error;
 extern int cm_auth_tokenize(CmAuthStore *store, const char *text, size_t len,
 							const char *path, const CmHbaParseOptions *opts,
 							CmAuthLine **lines);
-extern const char *cm_auth_classify_role(CmAuthStore *store,
-										 int server_major, CmHbaToken *tok);
-extern const char *cm_auth_regex_compile(CmAuthStore *store, CmHbaToken *tok,
-										 bool want_groups);
-extern int cm_auth_regex_exec(const CmAuthStore *store, const regex_t *re,
-							  const char *subject, size_t nmatch,
-							  regmatch_t *match);
+extern const char *
+cm_auth_classify_role(CmAuthStore *store, int server_major, CmHbaToken *tok);
+extern const char *
+cm_auth_regex_compile(CmAuthStore *store, CmHbaToken *tok, bool want_groups);
+extern int
+cm_auth_regex_exec(const CmAuthStore *store, const regex_t *re,
+				   const char *subject, size_t nmatch, regmatch_t *match);
 extern int cm_hba_role_token_matches(const CmAuthStore *store,
 									 const CmHbaToken *tok, const char *role,
 									 CmHbaIsMemberFn is_member, void *arg);

@@ -41,9 +41,9 @@ typedef struct CmIdentFile
 } CmIdentFile;
 
 /* Parses pg_ident.conf text; NULL only when out of memory. */
-extern CmIdentFile *cm_ident_parse(const char *text, size_t len,
-								   const char *path,
-								   const CmHbaParseOptions *opts);
+extern CmIdentFile *
+cm_ident_parse(const char *text, size_t len, const char *path,
+			   const CmHbaParseOptions *opts);
 extern void cm_ident_free(CmIdentFile *file);
 
 typedef enum CmIdentResult
@@ -61,10 +61,9 @@ typedef enum CmIdentResult
  * server.  is_member answers "+group" on 16+ (see CmHbaIsMemberFn).  When
  * message is not NULL it receives what the server logs for a refusal.
  */
-extern CmIdentResult cm_ident_check(const CmIdentFile *file, const char *map,
-									const char *system_user,
-									const char *db_user,
-									CmHbaIsMemberFn is_member, void *arg,
-									char *message, size_t message_len);
+extern CmIdentResult
+cm_ident_check(const CmIdentFile *file, const char *map, const char *system_user,
+			   const char *db_user, CmHbaIsMemberFn is_member, void *arg,
+			   char *message, size_t message_len);
 
 #endif /* CM_IDENT_H */

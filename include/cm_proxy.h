@@ -26,11 +26,15 @@ typedef enum CmEndpointKind
 typedef struct CmEndpoint
 {
 	CmEndpointKind kind;
-	int fd;			 /* -1 when closed */
-	bool registered; /* in the epoll set */
-	uint32 events;	 /* what epoll watches now */
-	CmPortKind port; /* listeners */
-	void *owner;	 /* session or cancel forwarder */
+	int fd;					/* -1 when closed */
+	bool registered;		/* in the epoll set */
+	struct CmTls *tls;		/* TLS on this socket, or NULL */
+	uint32 tls_read_wants;	/* a TLS read (or handshake) waits for this */
+	uint32 tls_write_wants; /* a TLS write waits for this */
+	bool tls_pending;		/* decrypted bytes that did not fit the buffer */
+	uint32 events;			/* what epoll watches now */
+	CmPortKind port;		/* listeners */
+	void *owner;			/* session or cancel forwarder */
 } CmEndpoint;
 
 /*
@@ -48,13 +52,16 @@ typedef struct CmBuf
 
 typedef enum CmSessionState
 {
-	CM_SS_STARTUP,	   /* reading the client's first packets */
-	CM_SS_WAIT_TARGET, /* no write leader yet: waiting */
-	CM_SS_CONNECTING,  /* connecting to the target node */
-	CM_SS_LOGIN,	   /* server authenticates; until ReadyForQuery */
-	CM_SS_RELAY,	   /* bytes both ways */
-	CM_SS_CLOSING,	   /* flushing what is left, then closing */
-	CM_SS_CLOSED	   /* freed at the end of the loop turn */
+	CM_SS_STARTUP,
+	CM_SS_TLS_START, /* 'S' sent, waiting for it to leave */
+	CM_SS_TLS_HANDSHAKE,
+	/* TLS handshake with the client */ /* reading the client's first packets */
+	CM_SS_WAIT_TARGET,					/* no write leader yet: waiting */
+	CM_SS_CONNECTING,					/* connecting to the target node */
+	CM_SS_LOGIN,   /* server authenticates; until ReadyForQuery */
+	CM_SS_RELAY,   /* bytes both ways */
+	CM_SS_CLOSING, /* flushing what is left, then closing */
+	CM_SS_CLOSED   /* freed at the end of the loop turn */
 } CmSessionState;
 
 typedef struct CmSession

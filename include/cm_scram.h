@@ -9,18 +9,21 @@
  * sockets, no server calls, no globals, no logging.  Exchanges live on the
  * heap and are released by their _free function; keys are wiped on free.
  *
- * Passwords and SASLprep.  PostgreSQL hashes SASLprep(password) when the
- * password is valid UTF-8 and SASLprep succeeds, and the raw bytes
- * otherwise.  For pure-ASCII passwords SASLprep is the identity; for
- * bytes that are not well-formed UTF-8 PostgreSQL uses them raw.  In both
- * cases the raw bytes given here are exactly what PostgreSQL hashes.  For
- * any other password (valid UTF-8 with non-ASCII characters) the result
- * depends on Unicode tables this module does not carry:
- * cm_scram_password_needs_saslprep() says so, and a caller inside the
- * server must pass pg_saslprep()'s output on SASLPREP_SUCCESS and the raw
- * password otherwise.  Everything below takes the password already in
- * that form.  Given an unprepared password that SASLprep would change, the
- * keys simply differ: a login fails, it is never wrongly accepted.
+ * Passwords and SASLprep.  PostgreSQL hashes pg_saslprep(password) when
+ * that succeeds and the raw bytes otherwise (not valid UTF-8, or a
+ * prohibited character).  pg_saslprep() returns pure-ASCII input unchanged,
+ * control characters included, and refuses input over 1024 bytes.  So for
+ * ASCII passwords and for bytes that are not well-formed UTF-8, the raw
+ * bytes given here are exactly what PostgreSQL hashes.  For any other
+ * password (well-formed UTF-8 with non-ASCII characters) the result
+ * depends on Unicode tables (mapping, NFKC, prohibited and bidi ranges)
+ * this module does not carry: cm_scram_password_needs_saslprep() says so,
+ * and a caller inside the server must pass the output of the server's
+ * exported pg_saslprep() on SASLPREP_SUCCESS and the raw password
+ * otherwise.  Everything below takes the password already in that form.
+ * Given an unprepared password that SASLprep would change (full-width
+ * letters, a no-break space, a soft hyphen...), the keys simply differ: a
+ * login fails, it is never wrongly accepted.
  */
 #ifndef CM_SCRAM_H
 #define CM_SCRAM_H
@@ -185,10 +188,13 @@ extern bool cm_scram_password_needs_saslprep(const char *password);
 
 /*
  * The primitives, for tests and callers that build messages themselves.
- * Each returns false only when OpenSSL fails.
+ * Each returns false when OpenSSL fails.
  */
 
-/* SaltedPassword = PBKDF2-HMAC-SHA-256(password, salt, iterations). */
+/*
+ * SaltedPassword = PBKDF2-HMAC-SHA-256(password, salt, iterations); also
+ * false beyond the limits (password, salt, CM_SCRAM_MAX_DERIVE_ITERATIONS).
+ */
 extern bool
 cm_scram_salted_password(const char *password, size_t password_len,
 						 const uint8_t *salt, size_t salt_len,

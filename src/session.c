@@ -26,6 +26,7 @@
 #include "cm_proto.h"
 #include "cm_proxy.h"
 #include "cm_readonly.h"
+#include "cm_tls.h"
 #include "cm_shmem.h"
 
 /* The longest message a server may send us while logging in. */
@@ -38,6 +39,7 @@ static dlist_head closed_sessions = DLIST_STATIC_INIT(closed_sessions);
 static int next_free_slot_hint = 0;
 
 static void session_update_interest(CmSession *s);
+static void session_tls_begin(CmSession *s, const uint8 *prefix, size_t len);
 static void session_connect(CmSession *s);
 
 static pg_atomic_uint32 *
@@ -130,17 +132,61 @@ buf_has_output(const CmBuf *b)
 	return b->start < b->scan;
 }
 
+/*
+ * TLS reads decrypt whole records: what a record held beyond the room we
+ * gave is kept by OpenSSL, where epoll cannot see it.  So a TLS read loops
+ * while such bytes remain and the buffer has room, and notes when they do
+ * not fit (tls_pending) so that the session reads again once it drains.
+ */
+static bool
+buf_read_tls(CmBuf *b, CmEndpoint *ep)
+{
+	for (;;)
+	{
+		CmTlsStatus st;
+		ssize_t n;
+
+		if (b->end == CM_BUF_SIZE)
+			buf_compact(b);
+		if (b->end == CM_BUF_SIZE)
+		{
+			ep->tls_pending = cm_tls_pending(ep->tls);
+			return true;
+		}
+		n = cm_tls_read(ep->tls, b->data + b->end, CM_BUF_SIZE - b->end, &st);
+		ep->tls_read_wants = 0;
+		ep->tls_pending = false;
+		if (n > 0)
+		{
+			b->end += (uint32) n;
+			if (cm_tls_pending(ep->tls))
+				continue;
+			return true;
+		}
+		if (st == CM_TLS_WANT_READ)
+			return true;
+		if (st == CM_TLS_WANT_WRITE)
+		{
+			ep->tls_read_wants = EPOLLOUT;
+			return true;
+		}
+		return false;
+	}
+}
+
 /* Reads what the socket has; false on EOF or a hard error. */
 static bool
-buf_read(CmBuf *b, int fd)
+buf_read(CmBuf *b, CmEndpoint *ep)
 {
 	ssize_t n;
 
+	if (ep->tls)
+		return buf_read_tls(b, ep);
 	if (b->end == CM_BUF_SIZE)
 		buf_compact(b);
 	if (b->end == CM_BUF_SIZE)
 		return true;
-	n = recv(fd, b->data + b->end, CM_BUF_SIZE - b->end, 0);
+	n = recv(ep->fd, b->data + b->end, CM_BUF_SIZE - b->end, 0);
 	if (n > 0)
 	{
 		b->end += (uint32) n;
@@ -153,20 +199,34 @@ buf_read(CmBuf *b, int fd)
 
 /* Writes what is ready to go; false on a hard error. */
 static bool
-buf_write(CmBuf *b, int fd)
+buf_write(CmBuf *b, CmEndpoint *ep)
 {
 	ssize_t n;
 
 	if (!buf_has_output(b))
 		return true;
-	n = send(fd, b->data + b->start, b->scan - b->start, MSG_NOSIGNAL);
-	if (n >= 0)
+	if (ep->tls)
 	{
-		b->start += (uint32) n;
-		buf_reset_if_empty(b);
-		return true;
+		CmTlsStatus st;
+
+		n = cm_tls_write(ep->tls, b->data + b->start, b->scan - b->start, &st);
+		ep->tls_write_wants = 0;
+		if (n < 0)
+		{
+			if (st == CM_TLS_WANT_READ)
+				ep->tls_write_wants = EPOLLIN;
+			return st == CM_TLS_WANT_READ || st == CM_TLS_WANT_WRITE;
+		}
 	}
-	return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+	else
+	{
+		n = send(ep->fd, b->data + b->start, b->scan - b->start, MSG_NOSIGNAL);
+		if (n < 0)
+			return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+	}
+	b->start += (uint32) n;
+	buf_reset_if_empty(b);
+	return true;
 }
 
 static void
@@ -253,6 +313,10 @@ session_update_interest(CmSession *s)
 		client |= EPOLLIN;
 	if (buf_has_output(&s->s2c))
 		client |= EPOLLOUT;
+	if (s->state == CM_SS_TLS_HANDSHAKE)
+		client = s->client.tls_read_wants;
+	else
+		client |= s->client.tls_read_wants | s->client.tls_write_wants;
 	if ((s->state == CM_SS_LOGIN || s->state == CM_SS_RELAY) &&
 		buf_has_room(&s->s2c))
 		server |= EPOLLIN;
@@ -435,8 +499,18 @@ static void
 session_read_first_packet(CmSession *s)
 {
 	CmFirstPacket pkt;
-	CmPacketKind kind;
+	CmPacketKind kind; /* PostgreSQL 17 clients may open with a TLS ClientHello directly */
+	if (!s->ssl_requested && !s->gss_requested && s->c2s.start == 0 &&
+		cm_tls_enabled() && cm_tls_is_direct_start(s->c2s.data, s->c2s.end))
+	{
+		uint8 hello[CM_BUF_SIZE];
+		size_t len = s->c2s.end;
 
+		memcpy(hello, s->c2s.data, len);
+		s->c2s.start = s->c2s.scan = s->c2s.end = 0;
+		session_tls_begin(s, hello, len);
+		return;
+	}
 	kind = cm_proto_parse_first_packet(s->c2s.data + s->c2s.start,
 									   s->c2s.end - s->c2s.start, &pkt);
 	switch (kind)
@@ -460,12 +534,22 @@ session_read_first_packet(CmSession *s)
 							 NULL);
 				return;
 			}
-			if (kind == CM_PACKET_SSL_REQUEST)
-				s->ssl_requested = true;
-			else
-				s->gss_requested = true;
 			s->c2s.start = s->c2s.scan = s->c2s.end = 0;
-			session_reply_byte(s, 'N');
+			if (kind == CM_PACKET_GSSENC_REQUEST)
+			{
+				s->gss_requested = true;
+				session_reply_byte(s, 'N');
+				return;
+			}
+			s->ssl_requested = true;
+			if (!cm_tls_enabled())
+			{
+				session_reply_byte(s, 'N');
+				return;
+			}
+			/* the handshake starts once 'S' has left, on the bare socket */
+			session_reply_byte(s, 'S');
+			s->state = CM_SS_TLS_START;
 			return;
 		case CM_PACKET_CANCEL:
 			cm_cancel_forward(pkt.cancel_pid, pkt.cancel_key);
@@ -656,9 +740,58 @@ session_scan_login(CmSession *s)
 	}
 }
 
+/* One step of the TLS handshake with the client. */
+static void
+session_tls_step(CmSession *s)
+{
+	char err[256];
+
+	switch (cm_tls_handshake(s->client.tls, err, sizeof(err)))
+	{
+		case CM_TLS_OK:
+			s->client.tls_read_wants = 0;
+			s->state = CM_SS_STARTUP;
+			return;
+		case CM_TLS_WANT_READ:
+			s->client.tls_read_wants = EPOLLIN;
+			return;
+		case CM_TLS_WANT_WRITE:
+			s->client.tls_read_wants = EPOLLOUT;
+			return;
+		default:
+			ereport(LOG,
+					(errmsg("connection_manager: could not accept SSL connection from %s: %s",
+							s->client_addr, err)));
+			session_close(s);
+			return;
+	}
+}
+
+/* 'S' has left: the TLS handshake starts on the bare socket. */
+static void
+session_tls_begin(CmSession *s, const uint8 *prefix, size_t len)
+{
+	s->client.tls = len > 0 ? cm_tls_accept_direct(s->client.fd, prefix, len)
+							: cm_tls_accept_new(s->client.fd);
+	if (s->client.tls == NULL)
+	{
+		session_close(s);
+		return;
+	}
+	s->ssl_requested = true;
+	s->state = CM_SS_TLS_HANDSHAKE;
+	session_tls_step(s);
+}
+
 static void
 session_on_client(CmSession *s, uint32 events)
 {
+	if (s->state == CM_SS_TLS_HANDSHAKE)
+	{
+		if (events & (EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP))
+			session_tls_step(s);
+		return;
+	}
 	/* an error, or a hang-up we are not reading towards, ends the session */
 	if ((events & EPOLLERR) ||
 		((events & EPOLLHUP) && !(s->client.events & EPOLLIN)))
@@ -669,18 +802,24 @@ session_on_client(CmSession *s, uint32 events)
 	}
 	if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
 	{
-		if (!buf_write(&s->s2c, s->client.fd))
+		if (!buf_write(&s->s2c, &s->client))
 		{
 			session_close(s);
+			return;
+		}
+		if (s->state == CM_SS_TLS_START && !buf_has_output(&s->s2c))
+		{
+			session_tls_begin(s, NULL, 0);
 			return;
 		}
 	}
 	if (s->state == CM_SS_CLOSING)
 		return;
-	if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) &&
-		(s->client.events & EPOLLIN))
+	if (((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) &&
+		 (s->client.events & EPOLLIN)) ||
+		(s->client.tls_read_wants && (events & EPOLLOUT)))
 	{
-		if (!buf_read(&s->c2s, s->client.fd))
+		if (!buf_read(&s->c2s, &s->client))
 		{
 			cm_ev_forget(&s->client);
 			session_drain_and_close(s);
@@ -718,7 +857,7 @@ session_on_server(CmSession *s, uint32 events)
 	}
 	if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
 	{
-		if (!buf_write(&s->c2s, s->server.fd))
+		if (!buf_write(&s->c2s, &s->server))
 		{
 			if (s->state == CM_SS_LOGIN)
 				session_fail(s, "08006",
@@ -734,7 +873,7 @@ session_on_server(CmSession *s, uint32 events)
 	if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) &&
 		(s->server.events & EPOLLIN))
 	{
-		if (!buf_read(&s->s2c, s->server.fd))
+		if (!buf_read(&s->s2c, &s->server))
 		{
 			cm_ev_forget(&s->server);
 			session_drain_and_close(s);
@@ -756,6 +895,11 @@ cm_session_handle(CmSession *s, CmEndpoint *ep, uint32 events)
 		session_on_client(s, events);
 	else
 		session_on_server(s, events);
+	/* decrypted bytes that did not fit last time: read them now */
+	if (s->state != CM_SS_CLOSED && s->client.tls_pending &&
+		buf_has_room(&s->c2s) &&
+		(s->state == CM_SS_LOGIN || s->state == CM_SS_RELAY))
+		session_on_client(s, EPOLLIN);
 	session_update_interest(s);
 }
 
@@ -787,6 +931,13 @@ cm_session_check_timeouts(int64 now)
 			continue;
 		switch (s->state)
 		{
+			case CM_SS_TLS_START:
+			case CM_SS_TLS_HANDSHAKE:
+				ereport(LOG,
+						(errmsg("connection_manager: SSL handshake timeout for client %s",
+								s->client_addr)));
+				session_close(s);
+				break;
 			case CM_SS_STARTUP:
 			case CM_SS_LOGIN:
 				ereport(LOG,

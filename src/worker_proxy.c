@@ -30,6 +30,7 @@
 #include "cm_listener.h"
 #include "cm_proxy.h"
 #include "cm_shmem.h"
+#include "cm_tls.h"
 #include "cm_worker.h"
 
 #define CM_EPOLL_BATCH	  256
@@ -77,6 +78,11 @@ cm_ev_watch(CmEndpoint *ep, uint32 events)
 void
 cm_ev_forget(CmEndpoint *ep)
 {
+	if (ep->tls)
+		cm_tls_free(ep->tls);
+	ep->tls = NULL;
+	ep->tls_read_wants = ep->tls_write_wants = 0;
+	ep->tls_pending = false;
 	if (ep->fd >= 0)
 		close(ep->fd);
 	ep->fd = -1;
@@ -204,8 +210,8 @@ cm_proxy_main(Datum arg)
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
 	BackgroundWorkerUnblockSignals();
-
 	raise_fd_limit();
+	(void) cm_tls_load();
 	epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	if (epoll_fd < 0)
 		ereport(FATAL,
@@ -237,6 +243,7 @@ cm_proxy_main(Datum arg)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+			(void) cm_tls_load();
 		}
 		refresh_routing();
 
