@@ -56,7 +56,7 @@
  * (the caller then keeps the previous rules, as the server does): NUL
  * bytes are refused; lines, tokens per line, file sizes and include depth
  * are bounded, and so are @file reads (1000; see the limits below; the
- * server bounds only tokens, to 255 bytes on 15, and nesting, to 10 on
+ * server bounds only tokens, to 10239 bytes on 15, and nesting, to 10 on
  * 16); RADIUS server names are not resolved and LDAP URLs are read only
  * approximately; on 16+, "include_dir" is refused; db_user_namespace is
  * taken as off.  The build features of the server (which methods it knows)
@@ -77,7 +77,7 @@
 #define CM_HBA_MAX_LINE_TOKENS	 4096  /* tokens on a line, @files expanded */
 #define CM_HBA_MAX_INCLUDE_DEPTH 10	   /* nested @file / include levels */
 #define CM_HBA_MAX_PATH			 4096
-#define CM_HBA_PG15_MAX_TOKEN	 255 /* the server's own limit on 15 */
+#define CM_HBA_PG15_MAX_TOKEN	 10239 /* the server's own limit on 15 */
 
 /* Features of the server build: a method it lacks is a parse error. */
 #define CM_HBA_BUILD_SSL  0x01u
