@@ -10,6 +10,10 @@ OBJS = \
 	src/worker_proxy.o \
 	src/session.o \
 	src/cancel.o \
+	src/auth.o \
+	src/login.o \
+	src/catalog.o \
+	src/hba_load.o \
 	src/node_state.o \
 	src/worker_monitor.o \
 	src/proto.o \
@@ -19,7 +23,9 @@ OBJS = \
 	src/hba_parse.o \
 	src/hba_match.o \
 	src/ident.o \
-	src/tls.o
+	src/tls.o \
+	src/proof.o \
+	src/proof_token.o
 PGFILEDESC = "connection_manager - in-server connection manager"
 
 PG_CPPFLAGS = -I$(srcdir)/include -I$(libpq_srcdir)
@@ -29,7 +35,7 @@ SHLIB_LINK = -lssl -lcrypto
 
 TAP_TESTS = 1
 EXTRA_CLEAN = test/unit/*.t test/fuzz/fuzz_proto test/fuzz/fuzz_hba \
-	test/fuzz/fuzz_scram tmp_check
+	test/fuzz/fuzz_scram test/fuzz/fuzz_proof tmp_check
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -40,7 +46,7 @@ $(OBJS): $(wildcard include/*.h)
 
 # Pure modules: no server headers, linked into unit tests and fuzzers too.
 PURE = src/proto.c src/hba_parse.c src/hba_match.c src/ident.c \
-	src/encoding.c src/md5.c src/scram.c
+	src/encoding.c src/md5.c src/scram.c src/proof_token.c
 UNIT_CC ?= gcc
 UNIT_FLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 \
 	-fno-omit-frame-pointer -fsanitize=address,undefined \
@@ -57,7 +63,7 @@ test/fuzz/fuzz_%: test/fuzz/fuzz_%.c $(PURE)
 		-I$(srcdir)/include -o $@ $^ -lssl -lcrypto
 
 FUZZ_SECONDS ?= 30
-FUZZERS = proto hba scram
+FUZZERS = proto hba scram proof
 fuzz: $(addprefix test/fuzz/fuzz_,$(FUZZERS))
 	@for f in $(FUZZERS); do \
 		scratch=$$(mktemp -d); \

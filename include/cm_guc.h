@@ -18,6 +18,7 @@ extern int cm_ro_max_client_connections;
 extern int cm_ro_max_server_connections;
 extern int cm_read_only_max_lag;
 extern int cm_read_only_fallback;
+extern int cm_server_sslmode; /* CmSslMode */
 
 typedef enum CmReadOnlyFallback
 {
@@ -33,6 +34,7 @@ extern int cm_guc_rw_port(void);
 extern int cm_guc_worker_count(void);
 extern const char *cm_guc_listen_addresses(void);
 extern int cm_guc_ro_port(void);
+extern const char *cm_server_sslmode_name(void);
 extern int cm_guc_max_clients(CmPortKind kind);
 extern int cm_guc_max_servers(CmPortKind kind);
 

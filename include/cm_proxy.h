@@ -55,13 +55,15 @@ typedef enum CmSessionState
 	CM_SS_STARTUP,
 	CM_SS_TLS_START, /* 'S' sent, waiting for it to leave */
 	CM_SS_TLS_HANDSHAKE,
-	/* TLS handshake with the client */ /* reading the client's first packets */
-	CM_SS_WAIT_TARGET,					/* no write leader yet: waiting */
-	CM_SS_CONNECTING,					/* connecting to the target node */
-	CM_SS_LOGIN,   /* server authenticates; until ReadyForQuery */
-	CM_SS_RELAY,   /* bytes both ways */
-	CM_SS_CLOSING, /* flushing what is left, then closing */
-	CM_SS_CLOSED   /* freed at the end of the loop turn */
+	/* TLS handshake with the client */ /* reading the client's first packets */ CM_SS_AUTH, /* the client proves itself to us */
+	CM_SS_WAIT_TARGET, /* no write leader yet: waiting */
+	CM_SS_CONNECTING,
+	/* connecting to the target node */ CM_SS_SERVER_SSL, /* our SSLRequest to the server, its answer */
+	CM_SS_SERVER_TLS, /* TLS handshake with the server */
+	CM_SS_LOGIN,	  /* server authenticates; until ReadyForQuery */
+	CM_SS_RELAY,	  /* bytes both ways */
+	CM_SS_CLOSING,	  /* flushing what is left, then closing */
+	CM_SS_CLOSED	  /* freed at the end of the loop turn */
 } CmSessionState;
 
 typedef struct CmSession
@@ -81,7 +83,11 @@ typedef struct CmSession
 	bool lock_confirmed; /* read-only port: server reported the lock */
 	int slot;			 /* session slot index, -1 if none */
 	CmTarget target;
+	struct sockaddr_storage client_sockaddr;
 	char client_addr[64];
+	struct CmAuth *auth; /* pre-authentication, then the credential */
+	uint8 *startup;		 /* the startup packet for the server */
+	uint32 startup_len;
 	char user[64];
 	char database[64];
 } CmSession;
@@ -111,6 +117,12 @@ extern void cm_session_routing_changed(void);
 extern void cm_session_check_timeouts(int64 now);
 extern void cm_session_free_closed(void);
 extern void cm_session_close_all(void);
+
+extern void cm_session_fail(CmSession *s, const char *sqlstate,
+							const char *message, const char *detail);
+extern void cm_session_send_client(CmSession *s, const uint8 *msg, size_t len);
+extern void cm_session_send_server(CmSession *s, const uint8 *msg, size_t len);
+extern void cm_session_authenticated(CmSession *s);
 
 /* cancel.c */
 extern void cm_cancel_forward(int32 pid, int32 key);

@@ -11,6 +11,7 @@
 
 #include "cm_guc.h"
 #include "cm_listener.h"
+#include "cm_proof.h"
 #include "cm_readonly.h"
 #include "cm_shmem.h"
 
@@ -19,12 +20,12 @@ PG_MODULE_MAGIC;
 void _PG_init(void);
 
 static void
-register_worker(const char *function, const char *name, int index)
+register_worker(const char *function, const char *name, int index, int flags)
 {
 	BackgroundWorker worker;
 
 	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS;
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | flags;
 	worker.bgw_start_time = BgWorkerStart_ConsistentState;
 	worker.bgw_restart_time = 1;
 	strlcpy(worker.bgw_library_name, "connection_manager", BGW_MAXLEN);
@@ -40,6 +41,7 @@ _PG_init(void)
 {
 	int nworkers;
 
+	cm_proof_init(); /* before cm_guc_define() reserves the prefix */
 	cm_guc_define();
 	cm_readonly_init(); /* every backend: the lock is per session */
 	if (!process_shared_preload_libraries_in_progress)
@@ -58,7 +60,8 @@ _PG_init(void)
 		char name[BGW_MAXLEN];
 
 		snprintf(name, sizeof(name), "connection_manager proxy %d", i);
-		register_worker("cm_proxy_main", name, i);
+		register_worker("cm_proxy_main", name, i,
+						BGWORKER_BACKEND_DATABASE_CONNECTION);
 	}
-	register_worker("cm_monitor_main", "connection_manager monitor", 0);
+	register_worker("cm_monitor_main", "connection_manager monitor", 0, 0);
 }

@@ -15,6 +15,7 @@
 
 
 #include "cm_guc.h"
+#include "cm_tls.h"
 
 #define CM_MAX_WORKERS_SETTING 64
 #define CM_AUTO_WORKERS_CAP	   4
@@ -31,6 +32,17 @@ int cm_ro_max_client_connections = -1;
 int cm_ro_max_server_connections = -1;
 int cm_read_only_max_lag = -1;
 int cm_read_only_fallback = CM_RO_FALLBACK_LEADER;
+
+int cm_server_sslmode = CM_SSLMODE_PREFER;
+
+static const struct config_enum_entry sslmode_options[] =
+	{{"disable", CM_SSLMODE_DISABLE, false},
+	 {"allow", CM_SSLMODE_ALLOW, false},
+	 {"prefer", CM_SSLMODE_PREFER, false},
+	 {"require", CM_SSLMODE_REQUIRE, false},
+	 {"verify-ca", CM_SSLMODE_VERIFY_CA, false},
+	 {"verify-full", CM_SSLMODE_VERIFY_FULL, false},
+	 {NULL, 0, false}};
 
 static const struct config_enum_entry fallback_options[] =
 	{{"leader", CM_RO_FALLBACK_LEADER, false},
@@ -146,6 +158,11 @@ cm_guc_define(void)
 							 "leader: to the write leader, still locked read-only; refuse: nowhere.",
 							 &cm_read_only_fallback, CM_RO_FALLBACK_LEADER,
 							 fallback_options, PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomEnumVariable("connection_manager.server_sslmode",
+							 "TLS on the connection manager's own connections to nodes.",
+							 "As libpq's sslmode; allow connects without TLS.",
+							 &cm_server_sslmode, CM_SSLMODE_PREFER,
+							 sslmode_options, PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("connection_manager.leader_wait_timeout",
 							"How long a new read-write session waits for a write leader.",
 							NULL, &cm_leader_wait_timeout, 5000, 0, 3600000,
@@ -220,4 +237,15 @@ cm_guc_max_servers(CmPortKind kind)
 	if (v >= 0)
 		return v;
 	return Max(MaxConnections - ReservedBackends, 1);
+}
+
+const char *
+cm_server_sslmode_name(void)
+{
+	for (int i = 0; sslmode_options[i].name; i++)
+	{
+		if (sslmode_options[i].val == cm_server_sslmode)
+			return sslmode_options[i].name;
+	}
+	return "prefer";
 }

@@ -11,7 +11,6 @@
 #include "cm_hba.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <locale.h>
 #include <netdb.h>
 #include <netinet/in.h>

@@ -22,9 +22,11 @@
 #include "port.h"
 #include "postmaster/postmaster.h"
 
+#include "cm_auth.h"
 #include "cm_guc.h"
 #include "cm_proto.h"
 #include "cm_proxy.h"
+#include "cm_proof.h"
 #include "cm_readonly.h"
 #include "cm_tls.h"
 #include "cm_shmem.h"
@@ -40,6 +42,18 @@ static int next_free_slot_hint = 0;
 
 static void session_update_interest(CmSession *s);
 static void session_tls_begin(CmSession *s, const uint8 *prefix, size_t len);
+static void session_route(CmSession *s);
+static void session_begin_login(CmSession *s);
+
+static int
+session_client_port(CmSession *s)
+{
+	if (s->client_sockaddr.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *) &s->client_sockaddr)->sin_port);
+	if (s->client_sockaddr.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *) &s->client_sockaddr)->sin6_port);
+	return 0;
+}
 static void session_connect(CmSession *s);
 
 static pg_atomic_uint32 *
@@ -241,6 +255,9 @@ session_close(CmSession *s)
 	s->counts_server = false;
 	pg_atomic_fetch_sub_u32(clients_counter(s), 1);
 	slot_release(s);
+	cm_auth_free(s);
+	free(s->startup);
+	s->startup = NULL;
 	s->state = CM_SS_CLOSED;
 	dlist_delete(&s->node);
 	dlist_push_tail(&closed_sessions, &s->node);
@@ -307,7 +324,7 @@ session_update_interest(CmSession *s)
 
 	if (s->state == CM_SS_CLOSED)
 		return;
-	reading = s->state == CM_SS_STARTUP || s->state == CM_SS_LOGIN ||
+	reading = s->state == CM_SS_STARTUP || s->state == CM_SS_AUTH ||
 			  s->state == CM_SS_RELAY;
 	if (reading && buf_has_room(&s->c2s))
 		client |= EPOLLIN;
@@ -322,6 +339,12 @@ session_update_interest(CmSession *s)
 		server |= EPOLLIN;
 	if (s->state == CM_SS_CONNECTING || buf_has_output(&s->c2s))
 		server |= EPOLLOUT;
+	if (s->state == CM_SS_SERVER_SSL && !buf_has_output(&s->c2s))
+		server |= EPOLLIN;
+	if (s->state == CM_SS_SERVER_TLS)
+		server = s->server.tls_read_wants;
+	else
+		server |= s->server.tls_read_wants | s->server.tls_write_wants;
 
 	if (s->state == CM_SS_CLOSING && !buf_has_output(&s->s2c) &&
 		!buf_has_output(&s->c2s))
@@ -360,6 +383,7 @@ cm_session_accept(int fd, CmPortKind port, const struct sockaddr_storage *addr)
 	s->server.owner = s;
 	s->state = CM_SS_STARTUP;
 	s->deadline_ms = cm_now_ms() + (int64) AuthenticationTimeout * 1000;
+	memcpy(&s->client_sockaddr, addr, sizeof(*addr));
 	if (getnameinfo((const struct sockaddr *) addr, sizeof(*addr), s->client_addr,
 					sizeof(s->client_addr), NULL, 0, NI_NUMERICHOST) != 0)
 		strlcpy(s->client_addr, "?", sizeof(s->client_addr));
@@ -414,15 +438,106 @@ session_rewrite_startup(CmSession *s, const CmFirstPacket *pkt)
 		n++;
 	}
 	len = cm_proto_build_startup(out, sizeof(out), pkt->version, params, n);
-	if (len == 0 || len > CM_PROTO_MAX_STARTUP_LEN || len + rest > CM_BUF_SIZE)
+	if (len == 0 || len > CM_PROTO_MAX_STARTUP_LEN)
 		return false;
-	/* keep whatever the client sent after its startup packet behind it */
-	memmove(s->c2s.data + len, s->c2s.data + s->c2s.start + pkt->length, rest);
-	memcpy(s->c2s.data, out, len);
-	s->c2s.start = 0;
-	s->c2s.end = (uint32) (len + rest);
-	s->c2s.scan = s->c2s.end;
+	s->startup = malloc(len);
+	if (s->startup == NULL)
+		return false;
+	memcpy(s->startup, out, len);
+	s->startup_len = (uint32) len;
+	/* what the client sent after its startup packet is authentication */
+	memmove(s->c2s.data, s->c2s.data + s->c2s.start + pkt->length, rest);
+	s->c2s.start = s->c2s.scan = 0;
+	s->c2s.end = rest;
 	return true;
+}
+
+/* The startup packet goes first to the server, ahead of anything else. */
+static bool
+session_queue_startup(CmSession *s)
+{
+	CmBuf *b = &s->c2s;
+	uint32 pending = b->end - b->start;
+	char token[CM_PROOF_TOKEN_SIZE];
+	uint32 len = s->startup_len;
+	size_t plen = sizeof(CM_PROOF_SETTING);
+	size_t tlen;
+
+	/*
+	 * The proof that a connection manager opened this connection, with the
+	 * client's real address, goes last: the packet's own terminator is
+	 * replaced by the parameter and a new one.
+	 */
+	if (s->startup == NULL ||
+		!cm_proof_make(s->user, s->database, s->client_addr,
+					   session_client_port(s), token, sizeof(token)))
+		return false;
+	tlen = strlen(token) + 1;
+	if (len + plen + tlen + pending > CM_BUF_SIZE)
+		return false;
+	memmove(b->data + len + plen + tlen, b->data + b->start, pending);
+	memcpy(b->data, s->startup, len - 1);
+	memcpy(b->data + len - 1, CM_PROOF_SETTING, plen);
+	memcpy(b->data + len - 1 + plen, token, tlen);
+	b->data[len - 1 + plen + tlen] = '\0';
+	len += (uint32) (plen + tlen);
+	cm_proto_put_u32(b->data, len);
+	b->start = 0;
+	b->end = len + pending;
+	b->scan = b->end;
+	free(s->startup);
+	s->startup = NULL;
+	return true;
+}
+
+void
+cm_session_fail(CmSession *s, const char *sqlstate, const char *message,
+				const char *detail)
+{
+	session_fail(s, sqlstate, message, detail);
+}
+
+/* Queues a whole message of ours to the client. */
+void
+cm_session_send_client(CmSession *s, const uint8 *msg, size_t len)
+{
+	CmBuf *b = &s->s2c;
+
+	if (CM_BUF_SIZE - b->end < len)
+		buf_compact(b);
+	if (CM_BUF_SIZE - b->end < len)
+	{
+		session_close(s);
+		return;
+	}
+	memcpy(b->data + b->end, msg, len);
+	b->end += (uint32) len;
+	b->scan = b->end;
+}
+
+/* Queues a whole message of ours to the server. */
+void
+cm_session_send_server(CmSession *s, const uint8 *msg, size_t len)
+{
+	CmBuf *b = &s->c2s;
+
+	if (CM_BUF_SIZE - b->end < len)
+		buf_compact(b);
+	if (CM_BUF_SIZE - b->end < len)
+	{
+		session_close(s);
+		return;
+	}
+	memcpy(b->data + b->end, msg, len);
+	b->end += (uint32) len;
+	b->scan = b->end;
+}
+
+/* The client proved itself: find its target. */
+void
+cm_session_authenticated(CmSession *s)
+{
+	session_route(s);
 }
 
 static void
@@ -484,7 +599,11 @@ session_startup_packet(CmSession *s, const CmFirstPacket *pkt)
 		session_fail(s, "08P01", "invalid startup packet", NULL);
 		return;
 	}
-	session_route(s);
+	s->state = CM_SS_AUTH;
+	s->deadline_ms = cm_now_ms() + (int64) AuthenticationTimeout * 1000;
+	cm_auth_begin(s);
+	if (s->state == CM_SS_AUTH)
+		cm_auth_client_data(s);
 }
 
 static void
@@ -634,8 +753,129 @@ session_connected(CmSession *s)
 		session_fail(s, "08006", msg, NULL);
 		return;
 	}
-	s->state = CM_SS_LOGIN;
 	s->deadline_ms = cm_now_ms() + (int64) AuthenticationTimeout * 1000;
+	if (cm_server_sslmode != CM_SSLMODE_DISABLE &&
+		cm_server_sslmode != CM_SSLMODE_ALLOW &&
+		s->target.addr.ss_family != AF_UNIX)
+	{
+		uint8 request[8];
+		CmBuf *b = &s->c2s;
+		uint32 pending = b->end - b->start;
+
+		/* ahead of anything the client already sent */
+		cm_proto_put_u32(request, 8);
+		cm_proto_put_u32(request + 4, CM_PROTO_SSL_CODE);
+		if (pending + sizeof(request) > CM_BUF_SIZE)
+		{
+			session_fail(s, "08P01", "too much data before login", NULL);
+			return;
+		}
+		memmove(b->data + sizeof(request), b->data + b->start, pending);
+		memcpy(b->data, request, sizeof(request));
+		b->start = 0;
+		b->end = pending + sizeof(request);
+		b->scan = sizeof(request);
+		s->state = CM_SS_SERVER_SSL;
+		return;
+	}
+	session_begin_login(s);
+}
+
+/* The startup packet goes out; the server's answers are inspected. */
+static void
+session_begin_login(CmSession *s)
+{
+	if (!session_queue_startup(s))
+	{
+		session_fail(s, "08P01", "invalid startup packet", NULL);
+		return;
+	}
+	s->state = CM_SS_LOGIN;
+}
+
+static void
+session_server_tls_step(CmSession *s)
+{
+	char err[256];
+	char msg[400];
+
+	switch (cm_tls_handshake(s->server.tls, err, sizeof(err)))
+	{
+		case CM_TLS_OK:
+			s->server.tls_read_wants = 0;
+			session_begin_login(s);
+			return;
+		case CM_TLS_WANT_READ:
+			s->server.tls_read_wants = EPOLLIN;
+			return;
+		case CM_TLS_WANT_WRITE:
+			s->server.tls_read_wants = EPOLLOUT;
+			return;
+		default:
+			snprintf(msg, sizeof(msg),
+					 "could not establish SSL with server \"%s\": %s",
+					 s->target.name, err);
+			session_fail(s, "08006", msg, NULL);
+			return;
+	}
+}
+
+/* The server's one-byte answer to our SSLRequest. */
+static void
+session_server_ssl_answer(CmSession *s)
+{
+	uint8 answer;
+	uint8 extra;
+	ssize_t n = recv(s->server.fd, &answer, 1, 0);
+	char host[CM_TARGET_NAME_LEN];
+	char *colon;
+
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return;
+	if (n != 1 || (answer != 'S' && answer != 'N'))
+	{
+		session_fail(s, "08006",
+					 "the target server did not answer the SSL request", NULL);
+		return;
+	}
+	if (answer == 'N')
+	{
+		if (cm_server_sslmode >= CM_SSLMODE_REQUIRE)
+		{
+			session_fail(s, "08006", "the target server does not support SSL",
+						 "connection_manager.server_sslmode requires it.");
+			return;
+		}
+		session_begin_login(s);
+		return;
+	}
+	/* nothing may come before the handshake: the mirror of the client side */
+	if (recv(s->server.fd, &extra, 1, MSG_PEEK | MSG_DONTWAIT) > 0)
+	{
+		session_fail(s, "08P01",
+					 "the target server sent unencrypted data after its SSL answer",
+					 NULL);
+		return;
+	}
+	strlcpy(host, s->target.name, sizeof(host));
+	colon = strrchr(host, ':');
+	if (colon)
+		*colon = '\0';
+	if (host[0] == '[')
+	{
+		memmove(host, host + 1, strlen(host));
+		host[strcspn(host, "]")] = '\0';
+	}
+	s->server.tls =
+		cm_tls_connect_new(s->server.fd, cm_server_sslmode_name(), host);
+	if (s->server.tls == NULL)
+	{
+		session_fail(s, "08006", "could not start SSL with the target server",
+					 NULL);
+		return;
+	}
+	s->state = CM_SS_SERVER_TLS;
+	session_server_tls_step(s);
 }
 
 /*
@@ -711,6 +951,14 @@ session_scan_login(CmSession *s)
 			SpinLockRelease(&slot->mutex);
 			cm_proto_build_backend_key(msg, total,
 									   cm_cancel_pid_for_slot(s->slot), key);
+		} /* the target's authentication requests are ours to answer */
+		if (type == 'R' && total >= 9 && cm_proto_get_u32(msg + 5) != 0)
+		{
+			if (!cm_login_answer(s, msg, total))
+				return;
+			memmove(msg, msg + total, b->end - b->scan - total);
+			b->end -= total;
+			continue;
 		}
 		if (type == 'S' && s->port == CM_PORT_READ_ONLY)
 			session_note_parameter(s, msg, total);
@@ -827,6 +1075,8 @@ session_on_client(CmSession *s, uint32 events)
 		}
 		if (s->state == CM_SS_STARTUP)
 			session_read_first_packet(s);
+		else if (s->state == CM_SS_AUTH)
+			cm_auth_client_data(s);
 		else
 			s->c2s.scan = s->c2s.end;
 	}
@@ -839,9 +1089,29 @@ session_on_server(CmSession *s, uint32 events)
 	{
 		if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
 			session_connected(s);
-		if (s->state != CM_SS_LOGIN)
+		if (s->state != CM_SS_LOGIN && s->state != CM_SS_SERVER_SSL)
 			return;
 		events &= ~(EPOLLERR | EPOLLHUP);
+	}
+	if (s->state == CM_SS_SERVER_SSL)
+	{
+		if (buf_has_output(&s->c2s))
+		{
+			if (!buf_write(&s->c2s, &s->server))
+				session_fail(s, "08006",
+							 "the connection to the server was lost during login",
+							 NULL);
+			return;
+		}
+		if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+			session_server_ssl_answer(s);
+		return;
+	}
+	if (s->state == CM_SS_SERVER_TLS)
+	{
+		if (events & (EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP))
+			session_server_tls_step(s);
+		return;
 	}
 	if ((events & EPOLLERR) ||
 		((events & EPOLLHUP) && !(s->server.events & EPOLLIN)))
@@ -898,8 +1168,12 @@ cm_session_handle(CmSession *s, CmEndpoint *ep, uint32 events)
 	/* decrypted bytes that did not fit last time: read them now */
 	if (s->state != CM_SS_CLOSED && s->client.tls_pending &&
 		buf_has_room(&s->c2s) &&
-		(s->state == CM_SS_LOGIN || s->state == CM_SS_RELAY))
+		(s->state == CM_SS_AUTH || s->state == CM_SS_RELAY))
 		session_on_client(s, EPOLLIN);
+	if (s->state != CM_SS_CLOSED && s->server.tls_pending &&
+		buf_has_room(&s->s2c) &&
+		(s->state == CM_SS_LOGIN || s->state == CM_SS_RELAY))
+		session_on_server(s, EPOLLIN);
 	session_update_interest(s);
 }
 
@@ -939,6 +1213,7 @@ cm_session_check_timeouts(int64 now)
 				session_close(s);
 				break;
 			case CM_SS_STARTUP:
+			case CM_SS_AUTH:
 			case CM_SS_LOGIN:
 				ereport(LOG,
 						(errmsg("connection_manager: authentication timeout for client %s",
@@ -951,6 +1226,8 @@ cm_session_check_timeouts(int64 now)
 							 cm_proxy_routing()->no_leader_reason);
 				break;
 			case CM_SS_CONNECTING:
+			case CM_SS_SERVER_SSL:
+			case CM_SS_SERVER_TLS:
 				snprintf(msg, sizeof(msg),
 						 "could not connect to server \"%s\": timeout expired",
 						 s->target.name);

@@ -27,6 +27,7 @@
 #include "utils/memutils.h"
 
 #include "cm_guc.h"
+#include "cm_hba_load.h"
 #include "cm_listener.h"
 #include "cm_proxy.h"
 #include "cm_shmem.h"
@@ -210,8 +211,12 @@ cm_proxy_main(Datum arg)
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
 	BackgroundWorkerUnblockSignals();
+
+	/* shared catalogs only: role secrets and memberships */
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
 	raise_fd_limit();
 	(void) cm_tls_load();
+	cm_hba_reload();
 	epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	if (epoll_fd < 0)
 		ereport(FATAL,
@@ -244,6 +249,7 @@ cm_proxy_main(Datum arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 			(void) cm_tls_load();
+			cm_hba_reload();
 		}
 		refresh_routing();
 

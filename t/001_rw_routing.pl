@@ -97,6 +97,7 @@ like($resp, qr/K\0\0\0\x0c/, 'the client gets a BackendKeyData');
 my $orphan = PostgreSQL::Test::Cluster->new('orphan');
 $orphan->init_from_backup($primary, 'b', has_streaming => 0);
 $orphan->set_standby_mode;
+cm_fix_secret($orphan);
 CmTest::cm_configure($orphan,
 	extra => "connection_manager.leader_wait_timeout = '1s'\n");
 $orphan->start;

@@ -80,6 +80,7 @@ PREPARE TRANSACTION 'cm_px';
 $primary->backup('b');
 my $standby = PostgreSQL::Test::Cluster->new('ro_standby');
 $standby->init_from_backup($primary, 'b', has_streaming => 1);
+chmod 0600, $standby->data_dir . '/connection_manager.secret';
 my $standby_rw = PostgreSQL::Test::Cluster::get_free_port();
 $standby->append_conf('postgresql.conf',
 	"connection_manager.read_write_port = $standby_rw\n");

@@ -8,14 +8,17 @@ use strict;
 use warnings;
 
 use Exporter 'import';
+use Digest::MD5;
+use Digest::SHA;
 use IO::Select;
+use MIME::Base64;
 use IO::Socket::INET;
 use PostgreSQL::Test::BackgroundPsql;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Time::HiRes qw(time usleep);
 
-our @EXPORT = qw(cm_primary cm_standby cm_configure cm_psql cm_wait_for_port
+our @EXPORT = qw(cm_login cm_fix_secret cm_primary cm_standby cm_configure cm_psql cm_wait_for_port
   cm_background_psql cm_raw cm_error_fields cm_startup_packet);
 
 # Settings every test node gets; the ports come from get_free_port() so
@@ -42,6 +45,16 @@ authentication_timeout = 2s
 	return $node;
 }
 
+# RecursiveCopy (init_from_backup) drops the 0600 mode that the server
+# insists on for the cluster secret, as it does for server.key.
+sub cm_fix_secret
+{
+	my ($node) = @_;
+	my $file = $node->data_dir . '/connection_manager.secret';
+	chmod 0600, $file if -e $file;
+	return;
+}
+
 sub cm_primary
 {
 	my ($name, %opt) = @_;
@@ -53,9 +66,9 @@ sub cm_primary
 sub cm_standby
 {
 	my ($name, $primary, $backup, %opt) = @_;
-	my $node = PostgreSQL::Test::Cluster->new($name);
-	$node->init_from_backup($primary, $backup,
+	my $node = PostgreSQL::Test::Cluster->new($name);	$node->init_from_backup($primary, $backup,
 		has_streaming => $opt{has_streaming} // 1);
+	cm_fix_secret($node);
 	return cm_configure($node, %opt);
 }
 
@@ -166,6 +179,109 @@ sub cm_raw
 	return ($buf, $closed, $sock) if $opt{hold};
 	close $sock;
 	return ($buf, $closed);
+}
+
+# A login of our own, not libpq's: startup, then whatever the server asks
+# (cleartext, md5, SCRAM-SHA-256), from an optional local address.  Returns
+# 'ok' once ReadyForQuery arrives, or "SQLSTATE message" of the error.
+sub cm_login
+{
+	my (%o) = @_;
+	my $sock = IO::Socket::INET->new(
+		PeerAddr => '127.0.0.1',
+		PeerPort => $o{port},
+		($o{local_addr} ? (LocalAddr => $o{local_addr}) : ()),
+		Proto => 'tcp',
+		Timeout => 10) or die "connect: $!";
+	my $user = $o{user};
+	my $pw = $o{password};
+	syswrite($sock,
+		cm_startup_packet('user', $user, 'database', $o{database} // 'postgres'));
+	my $buf = '';
+	my $next = sub {
+		my $sel = IO::Select->new($sock);
+		while (1)
+		{
+			if (length($buf) >= 5)
+			{
+				my $len = unpack('N', substr($buf, 1, 4));
+				if (length($buf) >= $len + 1)
+				{
+					my $m = substr($buf, 0, $len + 1, '');
+					return (substr($m, 0, 1), substr($m, 5));
+				}
+			}
+			return ('closed', '') unless $sel->can_read(15);
+			my $n = sysread($sock, $buf, 65536, length $buf);
+			return ('closed', '') unless $n;
+		}
+	};
+	my $send_p = sub {
+		my ($body) = @_;
+		syswrite($sock, 'p' . pack('N', length($body) + 4) . $body);
+	};
+	my ($nonce, $bare, $salted, $auth);
+	while (1)
+	{
+		my ($type, $body) = $next->();
+		if ($type eq 'E')
+		{
+			close $sock;
+			my $f = cm_error_fields('E' . pack('N', length($body) + 4) . $body);
+			return "$f->{C} $f->{M}";
+		}
+		return 'closed' if $type eq 'closed';
+		if ($type eq 'Z')
+		{
+			close $sock;
+			return 'ok';
+		}
+		next unless $type eq 'R';
+		my $code = unpack('N', $body);
+		next if $code == 0;
+		return 'no password' unless defined $pw;
+		if ($code == 3)
+		{
+			$send_p->("$pw\0");
+		}
+		elsif ($code == 5)
+		{
+			my $salt = substr($body, 4, 4);
+			$send_p->('md5'
+				  . Digest::MD5::md5_hex(Digest::MD5::md5_hex($pw . $user) . $salt)
+				  . "\0");
+		}
+		elsif ($code == 10)
+		{
+			$nonce = MIME::Base64::encode_base64(join('', map { chr(int(rand(256))) } 1 .. 18), '');
+			$bare = "n=,r=$nonce";
+			my $first = "n,,$bare";
+			$send_p->("SCRAM-SHA-256\0" . pack('N', length $first) . $first);
+		}
+		elsif ($code == 11)
+		{
+			my $server_first = substr($body, 4);
+			my %a = map { /^(\w)=(.*)$/ ? ($1, $2) : () } split(/,/, $server_first);
+			my $salt = MIME::Base64::decode_base64($a{s});
+			my $u = Digest::SHA::hmac_sha256($salt . pack('N', 1), $pw);
+			my $hi = $u;
+			for (2 .. $a{i})
+			{
+				$u = Digest::SHA::hmac_sha256($u, $pw);
+				$hi ^= $u;
+			}
+			my $client_key = Digest::SHA::hmac_sha256('Client Key', $hi);
+			my $stored = Digest::SHA::sha256($client_key);
+			my $without = "c=biws,r=$a{r}";
+			$auth = "$bare,$server_first,$without";
+			my $proof = $client_key ^ Digest::SHA::hmac_sha256($auth, $stored);
+			$send_p->("$without,p=" . MIME::Base64::encode_base64($proof, ''));
+		}
+		elsif ($code != 12)
+		{
+			return "unsupported request $code";
+		}
+	}
 }
 
 # Fields of the first ErrorResponse in a byte string, keyed by field code.

@@ -1,0 +1,15 @@
+/*
+ * cm_hba_load.h
+ *		The worker's copy of the server's pg_hba.conf, read at start and on
+ *		SIGHUP.
+ */
+#ifndef CM_HBA_LOAD_H
+#define CM_HBA_LOAD_H
+
+#include "cm_hba.h"
+
+extern void cm_hba_reload(void);
+extern const CmHbaFile *cm_hba_current(void);
+extern const CmHbaInterface *cm_hba_interfaces(int *count);
+
+#endif /* CM_HBA_LOAD_H */

@@ -1,0 +1,150 @@
+/*
+ * cm_proof.h
+ *		The proof that a backend connection comes from a connection manager
+ *		of this cluster (SPEC promise 7), made by the proxy, checked by the
+ *		target node's backend.
+ *
+ * Why: for clients authenticated by "trust" or "cert", the proxy logs into
+ * the target node as the client's role through a "trust" line for the
+ * manager's own address.  Anyone else on that address would gain the same
+ * trust.  So every node keeps a cluster secret, and every connection that
+ * such a line admits must carry a token signed with it.
+ *
+ * The secret: 32 random bytes in $PGDATA/connection_manager.secret (mode
+ * 0600), created by the postmaster at start when missing, read once there
+ * and inherited by every backend and worker.  pg_basebackup copies it, so
+ * standbys share it; a node built any other way needs a copy of the file
+ * (and a restart).  The secret is never logged.
+ *
+ * What the proxy sends: the startup packet's key/value parameter
+ *
+ *		connection_manager.proof = <cm_proof_make() output>
+ *
+ * (a key/value pair, not inside "options").  The token is
+ *
+ *		v1:<unix seconds>:<nonce, 16 hex>:<client address>:<client port>:<hmac>
+ *
+ * where hmac is the lower-case hex HMAC-SHA256, under the secret, of the
+ * fields "v1", seconds, nonce, user, database, client address and client
+ * port, each followed by a NUL byte except the last.  NUL cannot occur in
+ * a startup packet string, so no two inputs give the same message (a "|"
+ * could: user "a|b" with database "c" against user "a" with "b|c").  The
+ * client address is the only field that may hold ":", so the token is read
+ * from both ends.  The user and database are the backend's: truncated to
+ * NAMEDATALEN - 1 bytes as the server truncates them.
+ *
+ * What the backend checks (ClientAuthentication_hook): a connection over
+ * TCP from an address in connection_manager.proof_required_from that
+ * pg_hba.conf admitted by "trust" or "cert" must carry a valid token; a
+ * token on any other connection must be valid too.  Valid: well formed,
+ * the HMAC matches this user, database and secret, the timestamp is within
+ * CM_PROOF_WINDOW_SECONDS of the node's clock in either direction, and the
+ * nonce was not seen on this node before (a shared-memory table remembers
+ * nonces for as long as their token is valid).  Otherwise FATAL, SQLSTATE
+ * 28000; what failed goes to the server log only.
+ *
+ * The first part below is pure code (libc + OpenSSL), unit-tested and
+ * fuzzed; the second runs in the server (src/proof.c).
+ */
+#ifndef CM_PROOF_H
+#define CM_PROOF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CM_PROOF_SETTING		"connection_manager.proof"
+#define CM_PROOF_SECRET_FILE	"connection_manager.secret"
+#define CM_PROOF_SECRET_LEN		32
+#define CM_PROOF_NONCE_LEN		8
+#define CM_PROOF_MAC_HEX_LEN	64
+#define CM_PROOF_WINDOW_SECONDS 60
+/* the longest numeric IPv6 address text, as INET6_ADDRSTRLEN - 1 */
+#define CM_PROOF_ADDR_MAX 45
+/* a buffer of this size always holds a token and its terminator */
+#define CM_PROOF_TOKEN_SIZE 192
+
+typedef enum CmProofStatus
+{
+	CM_PROOF_OK,
+	CM_PROOF_MALFORMED, /* not a v1 token */
+	CM_PROOF_BAD_MAC,	/* other secret, user, database or field */
+	CM_PROOF_TOO_OLD,	/* older than the window */
+	CM_PROOF_TOO_NEW,	/* further in the future than the window */
+	CM_PROOF_INTERNAL	/* OpenSSL could not compute the HMAC */
+} CmProofStatus;
+
+/* The fields of a token, as read from its text. */
+typedef struct CmProofToken
+{
+	int64_t seconds;
+	uint8_t nonce[CM_PROOF_NONCE_LEN];
+	char client_addr[CM_PROOF_ADDR_MAX + 1];
+	int client_port;
+	char mac_hex[CM_PROOF_MAC_HEX_LEN + 1];
+} CmProofToken;
+
+/*
+ * Writes the token for these values and a NUL to out.  False, leaving out
+ * empty when cap allows, when client_addr is not a numeric IPv4 or IPv6
+ * address, the port is outside 0..65535, seconds is negative, the names
+ * are longer than 255 bytes, cap is too small, or OpenSSL fails.
+ */
+extern bool
+cm_proof_format(const uint8_t secret[CM_PROOF_SECRET_LEN], int64_t seconds,
+				const uint8_t nonce[CM_PROOF_NONCE_LEN], const char *user,
+				const char *database, const char *client_addr, int client_port,
+				char *out, size_t cap);
+
+/*
+ * Reads a token strictly: "v1", canonical decimal seconds and port,
+ * lower-case hex, a numeric address, nothing more.  CM_PROOF_OK or
+ * CM_PROOF_MALFORMED; out is filled on success only.
+ */
+extern CmProofStatus cm_proof_parse(const char *text, CmProofToken *out);
+
+/*
+ * Parses text and checks it against user, database and the secret (HMAC
+ * compared in constant time), then its timestamp against now.  out (may
+ * be NULL) gets the fields when the status is CM_PROOF_OK, CM_PROOF_TOO_OLD
+ * or CM_PROOF_TOO_NEW.  The nonce is for the caller to check.
+ */
+extern CmProofStatus
+cm_proof_verify(const uint8_t secret[CM_PROOF_SECRET_LEN], const char *text,
+				const char *user, const char *database, int64_t now,
+				CmProofToken *out);
+
+/* A short English name of a status, for the server log. */
+extern const char *cm_proof_status_name(CmProofStatus status);
+
+/* ---- server side: src/proof.c ---- */
+
+/*
+ * Defines connection_manager.proof and proof_required_from; in the
+ * postmaster, also reads (or creates) the secret, asks for shared memory
+ * and installs the authentication hook.  Call first in _PG_init: the
+ * settings must exist before the prefix is reserved, or their values in
+ * postgresql.conf are dropped at start.
+ */
+extern void cm_proof_init(void);
+
+/*
+ * For the proxy (any process forked from the postmaster; never raises an
+ * error): writes a fresh token for a session of user on database, for the
+ * client at client_addr (numeric) and client_port, into out (at least
+ * CM_PROOF_TOKEN_SIZE bytes).  Names are truncated as the server truncates
+ * them.  False when there is no secret (library not preloaded), the
+ * address is not numeric, no random bytes, or out is too small.
+ */
+extern bool
+cm_proof_make(const char *user, const char *database, const char *client_addr,
+			  int client_port, char *out, size_t outlen);
+
+/*
+ * The real client of backend pid, as its proof stated: true and the
+ * address and port when that backend was opened by a connection manager.
+ * Reads shared memory; for the views.
+ */
+extern bool cm_proof_client_of(int pid, char *addr, size_t addrlen, int *port);
+
+#endif /* CM_PROOF_H */

@@ -1,0 +1,93 @@
+/*
+ * catalog.c
+ *		Role secrets and role membership for pre-authentication, read from
+ *		the local node's shared catalogs through the catalog caches.  Each
+ *		lookup runs in its own short transaction; an error is caught,
+ *		logged and turned into a value, and the transaction aborted, so the
+ *		worker's event loop never sees it.  On a standby the caches follow
+ *		replayed changes through invalidation, so a changed password is
+ *		seen at once.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "libpq/crypt.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/memutils.h"
+
+#include "cm_catalog.h"
+
+/* Runs after an error was caught: leave no transaction or state behind. */
+static void
+catalog_recover(const char *what)
+{
+	ErrorData *edata;
+
+	MemoryContextSwitchTo(TopMemoryContext);
+	edata = CopyErrorData();
+	FlushErrorState();
+	AbortCurrentTransaction();
+	ereport(LOG, (errmsg("connection_manager: could not look up %s: %s", what,
+						 edata->message)));
+	FreeErrorData(edata);
+}
+
+CmRoleLookup
+cm_catalog_role_secret(const char *role, char *secret, size_t secretlen)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	volatile CmRoleLookup result = CM_ROLE_NO_SECRET;
+
+	PG_TRY();
+	{
+		const char *logdetail = NULL;
+		char *shadow;
+
+		StartTransactionCommand();
+		shadow = get_role_password(role, &logdetail);
+		if (shadow != NULL && strlen(shadow) < secretlen)
+		{
+			strlcpy(secret, shadow, secretlen);
+			result = CM_ROLE_FOUND;
+		}
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		catalog_recover("a role's secret");
+		result = CM_ROLE_ERROR;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(oldcxt);
+	return result;
+}
+
+/* Membership as the server's pg_hba.conf reads it: direct or indirect. */
+bool
+cm_catalog_is_member(const char *role, const char *group)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	volatile bool result = false;
+
+	PG_TRY();
+	{
+		Oid roleid;
+		Oid groupid;
+
+		StartTransactionCommand();
+		roleid = get_role_oid(role, true);
+		groupid = get_role_oid(group, true);
+		if (OidIsValid(roleid) && OidIsValid(groupid))
+			result = is_member_of_role_nosuper(roleid, groupid);
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		catalog_recover("role membership");
+		result = false;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(oldcxt);
+	return result;
+}

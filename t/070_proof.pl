@@ -1,0 +1,301 @@
+# The backend-side proof (SPEC promise 7): where pg_hba.conf admits a
+# connection manager address by "trust", only connections that carry a
+# valid connection_manager.proof get in.  Tokens are made here in Perl from
+# the secret file, so the format is checked apart from the C code; the
+# secret file itself must be private, shared by backup and never logged.
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::RealBin/../test/perl";
+use CmTest;
+use Digest::SHA qw(hmac_sha256_hex);
+use IO::Select;
+use IO::Socket::UNIX;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $REFUSED =
+  qr/^connection_manager: connection from a connection manager address without a valid proof$/;
+my $INVALID = qr/^connection_manager: invalid connection manager proof$/;
+
+my $node = cm_primary('proof', extra => "log_connections = on\n");
+open(my $hba, '>', $node->data_dir . '/pg_hba.conf') or die $!;
+print $hba <<'EOF';
+host all pwuser 127.0.0.1/32 scram-sha-256
+host all all 127.0.0.1/32 trust
+host replication all 127.0.0.1/32 trust
+local all all trust
+local replication all trust
+EOF
+close $hba;
+$node->start;
+$node->safe_psql('postgres', q{
+CREATE ROLE alice LOGIN;
+CREATE ROLE bob LOGIN;
+SET password_encryption = 'scram-sha-256';
+CREATE ROLE pwuser LOGIN PASSWORD 'pw';
+});
+
+sub read_secret
+{
+	my ($n) = @_;
+	my $path = $n->data_dir . '/connection_manager.secret';
+	open(my $fh, '<:raw', $path) or die "$path: $!";
+	local $/;
+	my $bytes = <$fh>;
+	close $fh;
+	return $bytes;
+}
+
+my $secret = read_secret($node);
+is(length($secret), 32, 'secret file holds 32 bytes');
+is((stat($node->data_dir . '/connection_manager.secret'))[2] & 07777,
+	0600, 'secret file has mode 0600');
+
+my $nonce_counter = 0;
+
+# A token as the connection manager makes it; any field can be overridden.
+sub token
+{
+	my (%o) = @_;
+	my $ts = $o{ts} // CORE::time();
+	my $nonce = $o{nonce} // sprintf('%08x%08x', $$, ++$nonce_counter);
+	my $addr = $o{addr} // '192.0.2.7';
+	my $port = $o{port} // 40001;
+	my $msg = join("\0",
+		'v1', $ts, $nonce, $o{user} // 'alice',
+		$o{db} // 'postgres', $addr, $port);
+	my $mac = hmac_sha256_hex($msg, $o{secret} // $secret);
+	return "v1:$ts:$nonce:$addr:$port:$mac";
+}
+
+# Logs in with a raw startup packet, over TCP from 127.0.0.1 or over the
+# Unix socket; returns 'ok' or the ErrorResponse's fields.
+sub login
+{
+	my (%o) = @_;
+	my @params = ('user', $o{user} // 'alice', 'database', $o{db} // 'postgres');
+	push @params, @{ $o{params} } if $o{params};
+	push @params, 'connection_manager.proof', $o{token} if defined $o{token};
+	my $packet = cm_startup_packet(@params);
+	my $buf;
+	if ($o{unix})
+	{
+		my $sock = IO::Socket::UNIX->new(
+			Peer => $node->host . '/.s.PGSQL.' . $node->port)
+		  or die "unix socket: $!";
+		syswrite($sock, $packet);
+		my $sel = IO::Select->new($sock);
+		$buf = '';
+		while ($buf !~ /Z\0\0\0\x05I/ && $sel->can_read(10))
+		{
+			last unless sysread($sock, $buf, 65536, length $buf);
+		}
+		close $sock;
+	}
+	else
+	{
+		($buf) = cm_raw($node->port, $packet, until => qr/Z\0\0\0\x05I/);
+	}
+	return 'ok' if $buf =~ /^R\0\0\0\x08\0\0\0\0/ && $buf =~ /Z\0\0\0\x05I/;
+	return cm_error_fields($buf);
+}
+
+# Refused with 28000 and the given message, and nothing about why.
+sub refused
+{
+	my ($r, $msg, $name) = @_;
+	ok(ref $r && $r->{C} eq '28000' && $r->{M} =~ $msg && !exists $r->{D},
+		$name)
+	  or diag explain $r;
+	return;
+}
+
+my $log_offset = -s $node->logfile;
+
+# -- TCP from a proof_required_from address through a trust line --
+refused(login(), $REFUSED, 'trust over TCP without a proof: refused');
+ok( $node->log_contains(
+		qr/startup packet carries no connection_manager\.proof\.\n.*Connection matched pg_hba.conf line 2: "host all all 127.0.0.1\/32 trust"/,
+		$log_offset),
+	'server log says why and which line');
+
+my $good = token();
+is(login(token => $good), 'ok', 'valid proof: accepted');
+ok( $node->log_contains(
+		qr/connection proven to come from a connection manager for client host=192\.0\.2\.7 port=40001/,
+		$log_offset),
+	'real client address and port logged');
+refused(login(token => $good), $REFUSED, 'the same proof again: refused');
+ok($node->log_contains(qr/proof was used before on this node: a replay/,
+		$log_offset),
+	'replay named in the log');
+
+my $wrong_secret = $secret;
+substr($wrong_secret, 0, 1) = chr(ord(substr($secret, 0, 1)) ^ 1);
+refused(login(token => token(secret => $wrong_secret)),
+	$REFUSED, 'wrong HMAC: refused');
+refused(login(token => token(user => 'bob')),
+	$REFUSED, 'proof for another user: refused');
+is(login(user => 'bob', token => token(user => 'bob')),
+	'ok', 'that proof for its own user: accepted');
+refused(login(token => token(db => 'template1')),
+	$REFUSED, 'proof for another database: refused');
+is(login(db => 'template1', token => token(db => 'template1')),
+	'ok', 'that proof for its own database: accepted');
+refused(login(token => token(ts => CORE::time() - 120)),
+	$REFUSED, 'proof 120 s old: refused');
+refused(login(token => token(ts => CORE::time() + 120)),
+	$REFUSED, 'proof 120 s ahead: refused');
+is(login(token => token(ts => CORE::time() - 30)),
+	'ok', 'proof 30 s old: accepted');
+is(login(token => token(ts => CORE::time() + 30)),
+	'ok', 'proof 30 s ahead: accepted');
+my $t = token();
+$t =~ s/^v1/v2/;
+refused(login(token => $t), $REFUSED, 'unknown version: refused');
+refused(login(token => 'garbage'), $REFUSED, 'garbage: refused');
+refused(login(token => ''), $REFUSED, 'empty proof: refused');
+$t = token();
+refused(login(token => uc $t), $REFUSED, 'upper-case proof: refused');
+refused(login(token => token(), params => [ 'Connection_Manager.Proof', token() ]),
+	$REFUSED, 'two proofs, names in any case: refused');
+is(login(token => token(addr => '2001:db8::7', port => 1)),
+	'ok', 'proof with an IPv6 client address: accepted');
+ok( $node->log_contains(
+		qr/The proof's HMAC does not match user "alice", database "postgres"/,
+		$log_offset),
+	'HMAC failure named in the log');
+ok($node->log_contains(qr/The proof is 120 seconds old/, $log_offset),
+	'expiry named in the log');
+ok($node->log_contains(qr/The proof is dated 120 seconds ahead/, $log_offset),
+	'future date named in the log');
+ok($node->log_contains(qr/The proof is malformed\./, $log_offset),
+	'malformed proof named in the log');
+
+# Only trust and cert are concerned: a password line needs no proof.
+my ($rc, $out, $err) = (0, '', '');
+{
+	local $ENV{PGPASSWORD} = 'pw';
+	($rc, $out, $err) = $node->psql(
+		'postgres', 'select 1',
+		connstr => 'host=127.0.0.1 port=' . $node->port
+		  . ' dbname=postgres user=pwuser');
+}
+is($out, '1', 'scram-sha-256 over TCP without a proof: accepted');
+
+# Physical replication matches only "replication" lines: exempt.  A
+# logical replication connection matches the trust line: not exempt.
+($rc, $out, $err) = $node->psql(
+	'postgres', 'IDENTIFY_SYSTEM',
+	connstr => 'host=127.0.0.1 port=' . $node->port . ' replication=true');
+is($rc, 0, 'physical replication over TCP trust: accepted');
+refused(login(params => [ 'replication', 'database' ]),
+	$REFUSED, 'logical replication over TCP trust without a proof: refused');
+
+# -- Unix socket: local trust is unaffected, but a token must be valid --
+is(login(unix => 1), 'ok', 'local trust without a proof: accepted');
+is(login(unix => 1, token => token()), 'ok', 'local with a valid proof: accepted');
+refused(login(unix => 1, token => token(user => 'bob')),
+	$INVALID, 'local with a forged proof: refused');
+my $opt = login(unix => 1,
+	params => [ 'options', '-c connection_manager.proof=' . token() ]);
+ok(ref $opt && $opt->{C} eq '28000' && $opt->{M} =~ /can only be set by a connection manager/,
+	'proof inside "options": refused')
+  or diag explain $opt;
+
+# -- the setting itself is hidden from ordinary roles --
+($rc, $out, $err) = $node->psql('postgres', 'SHOW connection_manager.proof',
+	extra_params => [ '-U', 'alice' ]);
+isnt($rc, 0, 'ordinary role cannot SHOW connection_manager.proof');
+like($err, qr/must be superuser or have privileges of pg_read_all_settings/,
+	'SHOW refused: message');
+($rc, $out, $err) = $node->psql('postgres',
+	q{select count(*) from pg_settings where name = 'connection_manager.proof'},
+	extra_params => [ '-U', 'alice' ]);
+is($out, '0', 'not in pg_settings for an ordinary role');
+($rc, $out, $err) = $node->psql('postgres',
+	q{ALTER ROLE alice SET connection_manager.proof = 'x'});
+isnt($rc, 0, 'ALTER ROLE ... SET connection_manager.proof refused');
+
+# -- proof_required_from --
+($rc, $out, $err) = $node->psql('postgres',
+	q{ALTER SYSTEM SET connection_manager.proof_required_from = '127.0.0.1/33'});
+like($err, qr/not a valid CIDR mask/, 'bad CIDR mask refused');
+($rc, $out, $err) = $node->psql('postgres',
+	q{ALTER SYSTEM SET connection_manager.proof_required_from = 'localhost'});
+like($err, qr/not a numeric IP address/, 'host name refused');
+
+$node->safe_psql('postgres',
+	q{ALTER SYSTEM SET connection_manager.proof_required_from = ''});
+$node->reload;
+$node->poll_query_until('postgres',
+	q{select current_setting('connection_manager.proof_required_from') = ''})
+  or die 'reload not seen';
+is(login(), 'ok', 'required_from empty: trust over TCP accepted again');
+refused(login(token => token(user => 'bob')),
+	$INVALID, 'required_from empty: a forged proof is still refused');
+
+$node->safe_psql('postgres',
+	q{ALTER SYSTEM SET connection_manager.proof_required_from = '192.0.2.0/24, 127.0.0.1'});
+$node->reload;
+$node->poll_query_until('postgres',
+	q{select current_setting('connection_manager.proof_required_from') <> ''})
+  or die 'reload not seen';
+refused(login(), $REFUSED, 'a list with a plain address: refused again');
+$node->safe_psql('postgres',
+	q{ALTER SYSTEM RESET connection_manager.proof_required_from});
+
+# Set in postgresql.conf, the setting holds from the start: it must be
+# defined before the prefix is reserved.
+$node->append_conf('postgresql.conf',
+	"connection_manager.proof_required_from = '10.255.0.0/16'\n");
+$log_offset = -s $node->logfile;
+$node->restart;
+is(login(), 'ok', 'required_from in postgresql.conf applies at start');
+ok(!$node->log_contains(qr/invalid configuration parameter name/, $log_offset),
+	'no setting of ours dropped at start');
+$node->append_conf('postgresql.conf',
+	"connection_manager.proof_required_from = '127.0.0.0/8, ::1/128'\n");
+$node->reload;
+$node->poll_query_until('postgres',
+	q{select current_setting('connection_manager.proof_required_from') <> '10.255.0.0/16'})
+  or die 'reload not seen';
+refused(login(), $REFUSED, 'default list back: refused again');
+
+# -- the secret: unchanged by restarts, shared by backup, never logged --
+is(read_secret($node), $secret, 'secret kept across restarts');
+$node->backup('b');
+my $standby = cm_standby('proof_standby', $node, 'b');
+$standby->start;
+is(read_secret($standby), $secret, 'standby made by backup has the same secret');
+is((stat($standby->data_dir . '/connection_manager.secret'))[2] & 07777,
+	0600, 'standby secret file has mode 0600');
+
+$standby->stop;
+chmod(0640, $standby->data_dir . '/connection_manager.secret');
+$log_offset = -s $standby->logfile;
+ok(!$standby->start(fail_ok => 1), 'group-readable secret: server refuses to start');
+ok($standby->log_contains(qr/secret file "connection_manager.secret" has group or world access/,
+		$log_offset),
+	'group-readable secret: message');
+chmod(0600, $standby->data_dir . '/connection_manager.secret');
+$standby->start;
+is($standby->safe_psql('postgres', 'select pg_is_in_recovery()'),
+	't', 'standby starts with the mode fixed');
+
+my $hex = unpack('H*', $secret);
+for my $n ($node, $standby)
+{
+	my $log = slurp_file($n->logfile);
+	ok(index($log, $secret) < 0 && index(lc $log, $hex) < 0,
+		$n->name . ': the secret never appears in the log');
+}
+ok($node->log_contains(qr/created the cluster secret "connection_manager.secret"/),
+	'creation logged once on the first node');
+
+$standby->stop;
+$node->stop;
+done_testing();
