@@ -1505,7 +1505,6 @@ split_list(CmAuthStore *store, const char *val, bool *ports_ok)
 		return 0;
 	for (;;)
 	{
-		const char *start;
 		char *item;
 
 		if (*p == '"')
@@ -1537,7 +1536,8 @@ split_list(CmAuthStore *store, const char *val, bool *ports_ok)
 		}
 		else
 		{
-			start = p;
+			const char *start = p;
+
 			while (*p != '\0' && *p != ',' && !is_space(*p))
 				p++;
 			if (p == start)

@@ -15,8 +15,6 @@ static const char *
 parse_ident_line(CmAuthStore *store, int server_major, const CmAuthLine *tl,
 				 CmIdentLine *out)
 {
-	const char *err;
-
 	/* extra fields after the third are ignored, as by the server */
 	for (int f = 0; f < 3; f++)
 	{
@@ -34,7 +32,8 @@ parse_ident_line(CmAuthStore *store, int server_major, const CmAuthLine *tl,
 	out->db_user.kind = CM_HBA_TOKEN_NAME;
 	if (out->system_user.text[0] == '/')
 	{
-		err = cm_auth_regex_compile(store, &out->system_user, true);
+		const char *err = cm_auth_regex_compile(store, &out->system_user, true);
+
 		if (err != NULL)
 			return err;
 	}
@@ -180,7 +179,6 @@ check_line(const CmIdentFile *file, const CmIdentLine *line,
 {
 	regmatch_t match[2];
 	const CmHbaToken *db = &line->db_user;
-	int rc;
 	int r;
 
 	if (line->system_user.kind != CM_HBA_TOKEN_REGEX)
@@ -190,8 +188,9 @@ check_line(const CmIdentFile *file, const CmIdentLine *line,
 	}
 	else
 	{
-		rc = cm_auth_regex_exec(file->store, line->system_user.regex,
-								system_user, 2, match);
+		int rc = cm_auth_regex_exec(file->store, line->system_user.regex,
+									system_user, 2, match);
+
 		if (rc == REG_NOMATCH)
 			return 0;
 		if (rc != 0)

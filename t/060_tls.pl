@@ -113,6 +113,43 @@ isnt($rc, 0, 'a client certificate from another CA is refused');
 ok($node->log_contains(qr/could not accept SSL connection from 127\.0\.0\.1/),
 	'the refused handshake is logged');
 
+# The cert method and clientcert=verify-full, judged by the manager; its
+# own login into the node then goes through the trust line for its
+# address, with a proof.
+$node->safe_psql('postgres',
+	q{CREATE ROLE alice LOGIN; CREATE ROLE bob LOGIN PASSWORD 'bob pw';});
+open my $hba, '>', $node->data_dir . '/pg_hba.conf' or die;
+print $hba qq{local all all trust
+hostssl all alice,bob 127.0.0.1/32 cert
+hostssl all carol 127.0.0.1/32 scram-sha-256 clientcert=verify-full
+host all all 127.0.0.1/32 trust
+};
+close $hba;
+$node->safe_psql('postgres', q{CREATE ROLE carol LOGIN PASSWORD 'carol pw'});
+# Clients and the manager share 127.0.0.1 here: the manager's own hop stays
+# plaintext so that the hostssl lines judge clients only.
+$node->append_conf('postgresql.conf', "connection_manager.server_sslmode = disable\n");
+$node->reload;
+sleep 1;
+my $alice = "$verify sslcert=$dir/alice.crt sslkey=$dir/alice.key";
+($rc, $out, $err) = cm_psql($port, 'select current_user', conn => "$alice user=alice");
+is($out, 'alice', 'cert method: the certificate\'s CN logs in as alice');
+($rc, $out, $err) = cm_psql($port, 'select current_user', conn => "$alice user=bob");
+like($err, qr/certificate authentication failed for user "bob"/,
+	'cert method: alice\'s certificate is not bob');
+($rc, $out, $err) = cm_psql($port, 'select current_user', conn => "$verify user=alice");
+like($err, qr/connection requires a valid client certificate/,
+	'cert method: no certificate, no login');
+{
+	local $ENV{PGPASSWORD} = 'carol pw';
+	($rc, $out, $err) = cm_psql($port, 'select current_user', conn => "$alice user=carol");
+	like($err, qr/certificate authentication failed for user "carol"|FATAL/,
+		'clientcert=verify-full: a certificate for another name is refused');
+	($rc, $out, $err) = cm_psql($port, 'select current_user', conn => "$verify user=carol");
+	like($err, qr/connection requires a valid client certificate/,
+		'clientcert=verify-full: no certificate, no login');
+}
+
 # Pipelined plaintext behind the SSLRequest is still refused.
 my ($resp) = cm_raw($port,
 	pack('NN', 8, 80877103) . cm_startup_packet('user', 'postgres'));

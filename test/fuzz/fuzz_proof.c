@@ -28,7 +28,8 @@
 		}                                                                     \
 	} while (0)
 
-static const uint8_t secret[CM_PROOF_SECRET_LEN] = "fuzzing secret, 32 bytes long..";
+static const uint8_t secret[CM_PROOF_SECRET_LEN] =
+	"fuzzing secret, 32 bytes long..";
 
 static void
 check_parsed(const char *text, const CmProofToken *t)
@@ -49,8 +50,7 @@ check_parsed(const char *text, const CmProofToken *t)
 
 	/* canonical: the same text up to the HMAC, which is the true one */
 	CHECK(cm_proof_format(secret, t->seconds, t->nonce, "u", "d",
-						  t->client_addr, t->client_port, made,
-						  sizeof(made)));
+						  t->client_addr, t->client_port, made, sizeof(made)));
 	CHECK(strlen(made) == len);
 	CHECK(memcmp(made, text, len - CM_PROOF_MAC_HEX_LEN) == 0);
 	CHECK(cm_proof_parse(made, &again) == CM_PROOF_OK);
