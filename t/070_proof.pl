@@ -265,6 +265,15 @@ $node->poll_query_until('postgres',
   or die 'reload not seen';
 refused(login(), $REFUSED, 'default list back: refused again');
 
+# -- end to end: the connection manager proves its own connections --
+$log_offset = -s $node->logfile;
+my ($cm_rc, $cm_out) = cm_psql($node->{cm_rw_port}, 'select 1');
+is($cm_out, '1', 'trust client through the read-write port: accepted');
+ok( $node->log_contains(
+		qr/connection proven to come from a connection manager for client host=127\.0\.0\.1 port=\d+/,
+		$log_offset),
+	'the backend got a proof naming the real client');
+
 # -- the secret: unchanged by restarts, shared by backup, never logged --
 is(read_secret($node), $secret, 'secret kept across restarts');
 $node->backup('b');
