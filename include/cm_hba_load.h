@@ -7,9 +7,11 @@
 #define CM_HBA_LOAD_H
 
 #include "cm_hba.h"
+#include "cm_ident.h"
 
 extern void cm_hba_reload(void);
 extern const CmHbaFile *cm_hba_current(void);
+extern const CmIdentFile *cm_ident_current(void);
 extern const CmHbaInterface *cm_hba_interfaces(int *count);
 
 #endif /* CM_HBA_LOAD_H */

@@ -36,12 +36,26 @@
  * What the backend checks (ClientAuthentication_hook): a connection over
  * TCP from an address in connection_manager.proof_required_from that
  * pg_hba.conf admitted by "trust" or "cert" must carry a valid token; a
- * token on any other connection must be valid too.  Valid: well formed,
+ * token on any other connection must be valid too.  The list must cover
+ * every address pg_hba.conf trusts for the manager (the default is
+ * loopback only; add the nodes' addresses).  Valid: well formed,
  * the HMAC matches this user, database and secret, the timestamp is within
  * CM_PROOF_WINDOW_SECONDS of the node's clock in either direction, and the
  * nonce was not seen on this node before (a shared-memory table remembers
  * nonces for as long as their token is valid).  Otherwise FATAL, SQLSTATE
- * 28000; what failed goes to the server log only.
+ * 28000; what failed goes to the server log only.  A token reaching the
+ * setting any other way ("-c" in "options") is refused.  Physical
+ * replication connections need no token: they match only "replication"
+ * lines, never the manager's.  With log_connections, the real client
+ * address and port of a proven connection are logged.
+ *
+ * Limits.  Nodes' clocks must agree within the window.  The nonce memory
+ * is per node, holds 65536 nonces (more proven logins than that within two
+ * minutes let the oldest replays through, logged once a minute) and is
+ * lost at restart; a token is not bound to its target node.  A replay
+ * needs the token off the wire within a minute, from an address the trust
+ * line admits: use server_sslmode=require (or verify-*) where the network
+ * between nodes is not trusted.
  *
  * The first part below is pure code (libc + OpenSSL), unit-tested and
  * fuzzed; the second runs in the server (src/proof.c).

@@ -122,6 +122,8 @@ auth_done(CmSession *s, CmCredential credential)
 	cm_session_authenticated(s);
 }
 
+static int auth_is_member(void *arg, const char *role, const char *group);
+
 /* clientcert=verify-ca|verify-full, and the cert method's name check. */
 static bool
 auth_check_certificate(CmSession *s, const CmHbaRule *rule, bool need_name)
@@ -142,15 +144,12 @@ auth_check_certificate(CmSession *s, const CmHbaRule *rule, bool need_name)
 	}
 	if (!need_name)
 		return true;
-	if (rule->map != NULL)
-	{
-		cm_session_fail(s, "28000",
-						"certificate authentication with a user name map is not supported by the connection manager",
-						NULL);
-		return false;
-	}
 	name = rule->clientname == CM_HBA_CLIENTNAME_DN ? dn : cn;
-	if (strcmp(name, s->user) != 0)
+	if ((rule->map != NULL &&
+		 (cm_ident_current() == NULL ||
+		  cm_ident_check(cm_ident_current(), rule->map, name, s->user,
+						 auth_is_member, NULL, NULL, 0) != CM_IDENT_MATCH)) ||
+		(rule->map == NULL && strcmp(name, s->user) != 0))
 	{
 		char msg[160];
 

@@ -19,6 +19,7 @@
 #define CM_HBA_FILE_MAX (16 * 1024 * 1024)
 
 static CmHbaFile *current = NULL;
+static CmIdentFile *current_ident = NULL;
 static CmHbaInterface *interfaces = NULL;
 static int ninterfaces = 0;
 
@@ -68,6 +69,54 @@ log_skipped_rules(const CmHbaFile *file)
 	}
 }
 
+/* pg_ident.conf, for cert rules with map=; the same keep-on-error rule. */
+static void
+ident_reload(void)
+{
+	CmHbaParseOptions opts;
+	CmIdentFile *file;
+	char *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	rc = read_whole_file(NULL, IdentFileName, &text, &len);
+	if (rc != 0)
+	{
+		ereport(LOG, (errmsg("connection_manager: could not read \"%s\": %s",
+							 IdentFileName, strerror(rc))));
+		return;
+	}
+	cm_hba_parse_options_init(&opts);
+	opts.server_major = PG_VERSION_NUM / 10000;
+	opts.read_file = read_whole_file;
+	file = cm_ident_parse(text, len, IdentFileName, &opts);
+	free(text);
+	if (file == NULL)
+		return;
+	if (file->nerrors > 0)
+	{
+		for (int i = 0; i < file->nerrors; i++)
+			ereport(LOG,
+					(errmsg("connection_manager: %s", file->errors[i].message),
+					 errcontext("line %d of configuration file \"%s\"",
+								file->errors[i].line, file->errors[i].file)));
+		if (current_ident != NULL)
+		{
+			cm_ident_free(file);
+			return;
+		}
+	}
+	if (current_ident != NULL)
+		cm_ident_free(current_ident);
+	current_ident = file;
+}
+
+const CmIdentFile *
+cm_ident_current(void)
+{
+	return current_ident;
+}
+
 void
 cm_hba_reload(void)
 {
@@ -76,7 +125,7 @@ cm_hba_reload(void)
 	char *text = NULL;
 	size_t len = 0;
 	int rc;
-
+	ident_reload();
 	if (interfaces == NULL &&
 		cm_hba_interfaces_from_system(&interfaces, &ninterfaces) != 0)
 	{

@@ -121,11 +121,15 @@ $node->safe_psql('postgres',
 open my $hba, '>', $node->data_dir . '/pg_hba.conf' or die;
 print $hba qq{local all all trust
 hostssl all alice,bob 127.0.0.1/32 cert
+hostssl all dave,erin 127.0.0.1/32 cert map=certmap
 hostssl all carol 127.0.0.1/32 scram-sha-256 clientcert=verify-full
 host all all 127.0.0.1/32 trust
 };
 close $hba;
-$node->safe_psql('postgres', q{CREATE ROLE carol LOGIN PASSWORD 'carol pw'});
+$node->safe_psql('postgres',
+	q{CREATE ROLE carol LOGIN PASSWORD 'carol pw'; CREATE ROLE dave LOGIN; CREATE ROLE erin LOGIN;});
+PostgreSQL::Test::Utils::append_to_file($node->data_dir . '/pg_ident.conf',
+	"certmap alice dave\ncertmap /^(bo.*)\$ \\1\n");
 # Clients and the manager share 127.0.0.1 here: the manager's own hop stays
 # plaintext so that the hostssl lines judge clients only.
 $node->append_conf('postgresql.conf', "connection_manager.server_sslmode = disable\n");
@@ -137,6 +141,11 @@ is($out, 'alice', 'cert method: the certificate\'s CN logs in as alice');
 ($rc, $out, $err) = cm_psql($port, 'select current_user', conn => "$alice user=bob");
 like($err, qr/certificate authentication failed for user "bob"/,
 	'cert method: alice\'s certificate is not bob');
+($rc, $out, $err) = cm_psql($port, 'select current_user', conn => "$alice user=dave");
+is($out, 'dave', 'cert with map=: pg_ident.conf maps alice to dave');
+($rc, $out, $err) = cm_psql($port, 'select current_user', conn => "$alice user=erin");
+like($err, qr/certificate authentication failed for user "erin"/,
+	'cert with map=: no line of the map allows alice as erin');
 ($rc, $out, $err) = cm_psql($port, 'select current_user', conn => "$verify user=alice");
 like($err, qr/connection requires a valid client certificate/,
 	'cert method: no certificate, no login');
