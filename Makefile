@@ -11,6 +11,7 @@ OBJS = \
 	src/session.o \
 	src/cancel.o \
 	src/auth.o \
+	src/hash.o \
 	src/login.o \
 	src/catalog.o \
 	src/hba_load.o \

@@ -22,6 +22,7 @@ typedef enum CmCredential
 typedef enum CmAuthStep
 {
 	CM_AUTH_AWAIT_PASSWORD,
+	CM_AUTH_HASHING, /* the password is being hashed off the loop */
 	CM_AUTH_AWAIT_MD5,
 	CM_AUTH_AWAIT_SASL_INITIAL,
 	CM_AUTH_AWAIT_SASL_RESPONSE,
@@ -42,12 +43,14 @@ typedef struct CmAuth
 	CmCredential credential;
 	char password[1025];
 	uint8 client_key[CM_SCRAM_KEY_LEN];
+	bool have_client_key; /* client_key is valid (SCRAM or hashed password) */
 } CmAuth;
 
 /* auth.c: towards the client */
 extern void cm_auth_begin(CmSession *s);
 extern void cm_auth_client_data(CmSession *s);
 extern void cm_auth_free(CmSession *s);
+extern void cm_auth_password_hashed(CmSession *s, const uint8 *salted);
 
 /* login.c: towards the target */
 extern bool cm_login_answer(CmSession *s, const uint8 *msg, uint32 total);

@@ -19,7 +19,8 @@ typedef enum CmEndpointKind
 	CM_EP_LISTENER,
 	CM_EP_CLIENT,
 	CM_EP_SERVER,
-	CM_EP_CANCEL
+	CM_EP_CANCEL,
+	CM_EP_HASH /* the password-hashing thread's eventfd */
 } CmEndpointKind;
 
 /* One file descriptor in the worker's epoll set. */
@@ -87,6 +88,7 @@ typedef struct CmSession
 	char client_addr[64];
 	struct CmAuth *auth; /* pre-authentication, then the credential */
 	uint8 *startup;		 /* the startup packet for the server */
+	void *hash_job;		 /* a password being hashed for it, or NULL */
 	uint32 startup_len;
 	char user[64];
 	char database[64];
@@ -123,6 +125,7 @@ extern void cm_session_fail(CmSession *s, const char *sqlstate,
 extern void cm_session_send_client(CmSession *s, const uint8 *msg, size_t len);
 extern void cm_session_send_server(CmSession *s, const uint8 *msg, size_t len);
 extern void cm_session_authenticated(CmSession *s);
+extern void cm_session_update(CmSession *s);
 
 /* cancel.c */
 extern void cm_cancel_forward(int32 pid, int32 key);

@@ -13,6 +13,7 @@
 #include "postgres.h"
 
 #include <netinet/in.h>
+#include <openssl/crypto.h>
 
 #include "access/xlog.h"
 #include "catalog/pg_control.h"
@@ -20,6 +21,7 @@
 
 #include "cm_auth.h"
 #include "cm_catalog.h"
+#include "cm_hash.h"
 #include "cm_hba_load.h"
 #include "cm_md5.h"
 #include "cm_proto.h"
@@ -285,17 +287,55 @@ auth_password(CmSession *s, const char *body, uint32 len)
 		auth_failed(s, "Empty password.");
 		return;
 	}
+	strlcpy(a->password, body, sizeof(a->password));
 	if (a->md5_hash[0])
 		ok = cm_md5_verify_password(a->md5_hash, s->user, body) == CM_MD5_OK;
-	else if (a->have_scram && !a->secret.mock)
-		ok = cm_scram_verify_password(&a->secret, body, &err) == CM_SCRAM_OK;
+	else if (a->have_scram)
+	{
+		/* PBKDF2 runs on the hashing thread; mock secrets too, for timing */
+		if (cm_hash_submit(s, body, &a->secret))
+		{
+			a->step = CM_AUTH_HASHING;
+			return;
+		}
+		ok = !a->secret.mock &&
+			 cm_scram_verify_password(&a->secret, body, &err) == CM_SCRAM_OK;
+	}
 	if (!ok)
 	{
 		auth_failed(s, "Password does not match for user.");
 		return;
 	}
-	strlcpy(a->password, body, sizeof(a->password));
 	auth_done(s, CM_CRED_PASSWORD);
+}
+
+/*
+ * The hashing thread derived the salted password: compare it with the
+ * secret, in constant time, and keep the ClientKey so that the login into
+ * the target needs no second PBKDF2.
+ */
+void
+cm_auth_password_hashed(CmSession *s, const uint8 *salted)
+{
+	CmAuth *a = s->auth;
+	uint8 stored[CM_SCRAM_KEY_LEN];
+	uint8 server[CM_SCRAM_KEY_LEN];
+	bool ok;
+
+	if (a == NULL || a->step != CM_AUTH_HASHING)
+		return;
+	ok = salted != NULL && !a->secret.mock &&
+		 cm_scram_keys(salted, a->client_key, stored, server) &&
+		 (CRYPTO_memcmp(stored, a->secret.stored_key, CM_SCRAM_KEY_LEN) |
+		  CRYPTO_memcmp(server, a->secret.server_key, CM_SCRAM_KEY_LEN)) == 0;
+	if (!ok)
+	{
+		auth_failed(s, "Password does not match for user.");
+		return;
+	}
+	a->have_client_key = true;
+	auth_done(s, CM_CRED_PASSWORD);
+	cm_session_update(s);
 }
 
 static void
@@ -404,6 +444,7 @@ auth_sasl_response(CmSession *s, const uint8 *body, uint32 len)
 	auth_send(s, 12, out, outlen);
 	if (s->state == CM_SS_CLOSED || s->state == CM_SS_CLOSING)
 		return;
+	s->auth->have_client_key = true;
 	auth_done(s, CM_CRED_SCRAM);
 }
 
@@ -460,6 +501,11 @@ cm_auth_client_data(CmSession *s)
 			case CM_AUTH_AWAIT_SASL_RESPONSE:
 				auth_sasl_response(s, msg + 5, total - 5);
 				break;
+			case CM_AUTH_HASHING:
+				cm_session_fail(s, "08P01",
+								"unexpected message during authentication",
+								NULL);
+				return;
 			case CM_AUTH_DONE:
 				break;
 		}

@@ -83,15 +83,15 @@ login_sasl_begin(CmSession *s, const uint8 *mechs, uint32 len)
 				   : login_fail(s,
 								"the target server asked for SCRAM, but the client proved an md5 password",
 								NULL);
-
 	memset(&config, 0, sizeof(config));
-	if (a->credential == CM_CRED_PASSWORD)
-		config.password = a->password;
-	else
+	if (a->have_client_key && a->have_scram)
 	{
+		/* no second PBKDF2: sign with the key we already derived */
 		config.secret = &a->secret;
 		config.client_key = a->client_key;
 	}
+	else
+		config.password = a->password;
 	config.random = random;
 	config.random_len = sizeof(random);
 	if (!pg_strong_random(random, sizeof(random)) ||

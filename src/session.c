@@ -24,6 +24,7 @@
 
 #include "cm_auth.h"
 #include "cm_guc.h"
+#include "cm_hash.h"
 #include "cm_proto.h"
 #include "cm_proxy.h"
 #include "cm_proof.h"
@@ -255,6 +256,7 @@ session_close(CmSession *s)
 	s->counts_server = false;
 	pg_atomic_fetch_sub_u32(clients_counter(s), 1);
 	slot_release(s);
+	cm_hash_forget(s);
 	cm_auth_free(s);
 	free(s->startup);
 	s->startup = NULL;
@@ -531,6 +533,14 @@ cm_session_send_server(CmSession *s, const uint8 *msg, size_t len)
 	memcpy(b->data + b->end, msg, len);
 	b->end += (uint32) len;
 	b->scan = b->end;
+}
+
+/* Re-computes what epoll watches after a change made outside an event. */
+void
+cm_session_update(CmSession *s)
+{
+	if (s->state != CM_SS_CLOSED)
+		session_update_interest(s);
 }
 
 /* The client proved itself: find its target. */

@@ -27,6 +27,7 @@
 #include "utils/memutils.h"
 
 #include "cm_guc.h"
+#include "cm_hash.h"
 #include "cm_hba_load.h"
 #include "cm_listener.h"
 #include "cm_proxy.h"
@@ -197,6 +198,9 @@ dispatch(struct epoll_event *ev)
 		case CM_EP_CANCEL:
 			cm_cancel_handle((CmCancel *) ep->owner, ev->events);
 			break;
+		case CM_EP_HASH:
+			cm_hash_collect();
+			break;
 	}
 }
 
@@ -222,6 +226,10 @@ cm_proxy_main(Datum arg)
 		ereport(FATAL,
 				(errmsg("connection_manager: could not create an epoll set: %m")));
 	open_listeners();
+	if (!cm_hash_start())
+		ereport(LOG,
+				(errmsg("connection_manager: could not start the password hashing thread"),
+				 errdetail("Passwords are checked in the event loop instead.")));
 
 	wes = CreateWaitEventSet(TopMemoryContext, 3);
 	AddWaitEventToSet(wes, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);

@@ -1,0 +1,141 @@
+/*
+ * hash.c
+ *		The worker's password-hashing thread and its queue (see cm_hash.h).
+ */
+#include "postgres.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "cm_auth.h"
+#include "cm_hash.h"
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
+static dlist_head todo = DLIST_STATIC_INIT(todo);
+static dlist_head done = DLIST_STATIC_INIT(done);
+static CmEndpoint done_ep = {.kind = CM_EP_HASH, .fd = -1};
+static bool started = false;
+
+static void *
+hash_thread(void *arg)
+{
+	(void) arg;
+	for (;;)
+	{
+		CmHashJob *job;
+		uint64 one = 1;
+
+		pthread_mutex_lock(&lock);
+		while (dlist_is_empty(&todo))
+			pthread_cond_wait(&wake, &lock);
+		job = dlist_container(CmHashJob, node, dlist_pop_head_node(&todo));
+		pthread_mutex_unlock(&lock);
+
+		job->ok = cm_scram_salted_password(job->password, strlen(job->password),
+										   job->salt, job->salt_len,
+										   job->iterations, job->salted);
+		explicit_bzero(job->password, sizeof(job->password));
+
+		pthread_mutex_lock(&lock);
+		dlist_push_tail(&done, &job->node);
+		pthread_mutex_unlock(&lock);
+		if (write(done_ep.fd, &one, sizeof(one)) < 0)
+			continue; /* the counter is already non-zero */
+	}
+	return NULL;
+}
+
+bool
+cm_hash_start(void)
+{
+	pthread_t thread;
+	pthread_attr_t attr;
+	sigset_t all;
+	sigset_t old;
+	int rc;
+
+	done_ep.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (done_ep.fd < 0 || !cm_ev_watch(&done_ep, EPOLLIN))
+		return false;
+	/* the server's signal handlers must run in the loop's thread only */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	rc = pthread_create(&thread, &attr, hash_thread, NULL);
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	started = rc == 0;
+	return started;
+}
+
+bool
+cm_hash_submit(CmSession *s, const char *password, const CmScramSecret *secret)
+{
+	CmHashJob *job;
+
+	if (!started || strlen(password) >= sizeof(job->password) ||
+		secret->salt_len > sizeof(job->salt))
+		return false;
+	job = calloc(1, sizeof(CmHashJob));
+	if (job == NULL)
+		return false;
+	job->owner = s;
+	strlcpy(job->password, password, sizeof(job->password));
+	memcpy(job->salt, secret->salt, secret->salt_len);
+	job->salt_len = secret->salt_len;
+	job->iterations = secret->iterations;
+	s->hash_job = job;
+	pthread_mutex_lock(&lock);
+	dlist_push_tail(&todo, &job->node);
+	pthread_cond_signal(&wake);
+	pthread_mutex_unlock(&lock);
+	return true;
+}
+
+/* The session goes away: its job, queued or running, finds no owner. */
+void
+cm_hash_forget(CmSession *s)
+{
+	if (s->hash_job == NULL)
+		return;
+	pthread_mutex_lock(&lock);
+	((CmHashJob *) s->hash_job)->owner = NULL;
+	pthread_mutex_unlock(&lock);
+	s->hash_job = NULL;
+}
+
+/* Hands finished jobs to their sessions; called when the eventfd fires. */
+void
+cm_hash_collect(void)
+{
+	uint64 count;
+	dlist_head mine = DLIST_STATIC_INIT(mine);
+	dlist_mutable_iter iter;
+
+	if (read(done_ep.fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+		return;
+	pthread_mutex_lock(&lock);
+	while (!dlist_is_empty(&done))
+		dlist_push_tail(&mine, dlist_pop_head_node(&done));
+	pthread_mutex_unlock(&lock);
+
+	dlist_foreach_modify (iter, &mine)
+	{
+		CmHashJob *job = dlist_container(CmHashJob, node, iter.cur);
+		CmSession *s = job->owner;
+
+		dlist_delete(&job->node);
+		if (s != NULL && s->state != CM_SS_CLOSED)
+		{
+			s->hash_job = NULL;
+			cm_auth_password_hashed(s, job->ok ? job->salted : NULL);
+		}
+		explicit_bzero(job, sizeof(*job));
+		free(job);
+	}
+}
