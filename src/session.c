@@ -499,12 +499,10 @@ cm_session_fail(CmSession *s, const char *sqlstate, const char *message,
 	session_fail(s, sqlstate, message, detail);
 }
 
-/* Queues a whole message of ours to the client. */
-void
-cm_session_send_client(CmSession *s, const uint8 *msg, size_t len)
+/* Queues a whole message of ours; a session with no room for it ends. */
+static void
+session_queue(CmSession *s, CmBuf *b, const uint8 *msg, size_t len)
 {
-	CmBuf *b = &s->s2c;
-
 	if (CM_BUF_SIZE - b->end < len)
 		buf_compact(b);
 	if (CM_BUF_SIZE - b->end < len)
@@ -517,22 +515,16 @@ cm_session_send_client(CmSession *s, const uint8 *msg, size_t len)
 	b->scan = b->end;
 }
 
-/* Queues a whole message of ours to the server. */
+void
+cm_session_send_client(CmSession *s, const uint8 *msg, size_t len)
+{
+	session_queue(s, &s->s2c, msg, len);
+}
+
 void
 cm_session_send_server(CmSession *s, const uint8 *msg, size_t len)
 {
-	CmBuf *b = &s->c2s;
-
-	if (CM_BUF_SIZE - b->end < len)
-		buf_compact(b);
-	if (CM_BUF_SIZE - b->end < len)
-	{
-		session_close(s);
-		return;
-	}
-	memcpy(b->data + b->end, msg, len);
-	b->end += (uint32) len;
-	b->scan = b->end;
+	session_queue(s, &s->c2s, msg, len);
 }
 
 /* Re-computes what epoll watches after a change made outside an event. */
