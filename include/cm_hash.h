@@ -28,9 +28,17 @@ typedef struct CmHashJob
 } CmHashJob;
 
 extern bool cm_hash_start(void);
-extern bool
+typedef enum CmHashSubmit
+{
+	CM_HASH_QUEUED,		/* cm_auth_password_hashed() follows */
+	CM_HASH_BUSY,		/* too many checks waiting: refuse the login */
+	CM_HASH_UNAVAILABLE /* no thread: check in the loop */
+} CmHashSubmit;
+
+extern CmHashSubmit
 cm_hash_submit(CmSession *s, const char *password, const CmScramSecret *secret);
 extern void cm_hash_forget(CmSession *s);
 extern void cm_hash_collect(void);
+extern void cm_hash_stop(void);
 
 #endif /* CM_HASH_H */

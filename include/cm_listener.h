@@ -7,6 +7,8 @@
 #define CM_LISTENER_H
 
 #define CM_MAX_LISTEN_ADDRS 16
+/* sockets of one port kind for one worker: every address a name gave */
+#define CM_MAX_WORKER_LISTENERS 64
 
 #include "cm_port.h"
 

@@ -89,6 +89,8 @@ typedef struct CmSession
 	struct CmAuth *auth; /* pre-authentication, then the credential */
 	uint8 *startup;		 /* the startup packet for the server */
 	void *hash_job;		 /* a password being hashed for it, or NULL */
+	uint8 *held;		 /* client bytes waiting for the target's login */
+	uint32 held_len;
 	uint32 startup_len;
 	char user[64];
 	char database[64];

@@ -68,10 +68,13 @@ typedef struct CmShared
 	CmRouting routing;
 
 	slock_t latch_lock;
-	Latch *proxy_latch[CM_MAX_WORKERS];
-
-	pg_atomic_uint32 clients[CM_PORT_KINDS];
-	pg_atomic_uint32 servers[CM_PORT_KINDS];
+	Latch *proxy_latch[CM_MAX_WORKERS]; /*
+	 * Sessions and server connections, per worker and port kind: each
+	 * worker writes only its own row and resets it when it starts, so a
+	 * worker that died leaves nothing counted behind.
+	 */
+	pg_atomic_uint32 clients[CM_MAX_WORKERS][CM_PORT_KINDS];
+	pg_atomic_uint32 servers[CM_MAX_WORKERS][CM_PORT_KINDS];
 
 	int nworkers;
 	int slots_per_worker;
@@ -85,5 +88,8 @@ extern void cm_routing_read(CmRouting *out);
 extern void cm_routing_publish(const CmRouting *in);
 extern void cm_shmem_set_proxy_latch(int worker, Latch *latch);
 extern CmSessionSlot *cm_slot_get(int index);
+extern uint32 cm_shmem_total_clients(CmPortKind kind);
+extern uint32 cm_shmem_total_servers(CmPortKind kind);
+extern void cm_shmem_reset_worker(int worker);
 
 #endif /* CM_SHMEM_H */

@@ -16,6 +16,8 @@
 #include <openssl/crypto.h>
 
 #include "access/xlog.h"
+#include "commands/user.h"
+#include "libpq/crypt.h"
 #include "catalog/pg_control.h"
 #include "postmaster/postmaster.h"
 
@@ -242,9 +244,14 @@ cm_auth_begin(CmSession *s)
 			auth_send(s, 3, NULL, 0);
 			return;
 		case CM_HBA_METHOD_MD5:
-			auth_load_secret(s);
-			/* like the server: md5 rules use SCRAM for SCRAM secrets */
-			if (s->auth->md5_hash[0] == '\0')
+			auth_load_secret(s); /*
+			 * Like the server: md5 rules run SCRAM for SCRAM secrets, and for
+			 * roles without a secret whichever password_encryption says, so
+			 * that those look like any role.
+			 */
+			if (s->auth->md5_hash[0] == '\0' &&
+				(!s->auth->secret.mock ||
+				 Password_encryption != PASSWORD_TYPE_MD5))
 			{
 				auth_start_scram(s);
 				return;
@@ -292,11 +299,19 @@ auth_password(CmSession *s, const char *body, uint32 len)
 		ok = cm_md5_verify_password(a->md5_hash, s->user, body) == CM_MD5_OK;
 	else if (a->have_scram)
 	{
-		/* PBKDF2 runs on the hashing thread; mock secrets too, for timing */
-		if (cm_hash_submit(s, body, &a->secret))
+		/* PBKDF2 runs on the hashing thread; mock secrets too, for timing */ switch (
+			cm_hash_submit(s, body, &a->secret))
 		{
-			a->step = CM_AUTH_HASHING;
-			return;
+			case CM_HASH_QUEUED:
+				a->step = CM_AUTH_HASHING;
+				return;
+			case CM_HASH_BUSY:
+				cm_session_fail(s, "53300",
+								"sorry, too many password checks in progress",
+								NULL);
+				return;
+			case CM_HASH_UNAVAILABLE:
+				break;
 		}
 		ok = !a->secret.mock &&
 			 cm_scram_verify_password(&a->secret, body, &err) == CM_SCRAM_OK;
@@ -346,7 +361,8 @@ auth_md5(CmSession *s, const char *body, uint32 len)
 		cm_session_fail(s, "08P01", "invalid password packet", NULL);
 		return;
 	}
-	if (cm_md5_verify_response(s->auth->md5_hash, s->auth->md5_salt, body,
+	if (s->auth->md5_hash[0] == '\0' ||
+		cm_md5_verify_response(s->auth->md5_hash, s->auth->md5_salt, body,
 							   len - 1) != CM_MD5_OK)
 	{
 		auth_failed(s, "Password does not match for user.");

@@ -46,7 +46,7 @@ cancel_finish(CmCancel *c)
 void
 cm_cancel_forward(int32 pid, int32 key)
 {
-	CmSessionSlot *slot = cm_slot_get(pid - 1);
+	CmSessionSlot *slot = pid > 0 ? cm_slot_get(pid - 1) : NULL;
 	CmCancel *c;
 	bool match;
 	struct sockaddr_storage addr;

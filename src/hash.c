@@ -19,6 +19,12 @@ static dlist_head todo = DLIST_STATIC_INIT(todo);
 static dlist_head done = DLIST_STATIC_INIT(done);
 static CmEndpoint done_ep = {.kind = CM_EP_HASH, .fd = -1};
 static bool started = false;
+static bool stopping = false;
+static int queued = 0; /* jobs in todo */
+static pthread_t thread;
+
+/* More waiting logins than this are refused rather than queued. */
+#define CM_HASH_QUEUE_MAX 64
 
 static void *
 hash_thread(void *arg)
@@ -28,14 +34,24 @@ hash_thread(void *arg)
 	{
 		CmHashJob *job;
 		uint64 one = 1;
+		bool orphan;
 
 		pthread_mutex_lock(&lock);
-		while (dlist_is_empty(&todo))
+		while (dlist_is_empty(&todo) && !stopping)
 			pthread_cond_wait(&wake, &lock);
+		if (stopping)
+		{
+			pthread_mutex_unlock(&lock);
+			return NULL;
+		}
 		job = dlist_container(CmHashJob, node, dlist_pop_head_node(&todo));
+		queued--;
+		orphan = job->owner == NULL;
 		pthread_mutex_unlock(&lock);
 
-		job->ok = cm_scram_salted_password(job->password, strlen(job->password),
+		/* the client went away: no work for nobody */
+		job->ok = !orphan &&
+				  cm_scram_salted_password(job->password, strlen(job->password),
 										   job->salt, job->salt_len,
 										   job->iterations, job->salted);
 		explicit_bzero(job->password, sizeof(job->password));
@@ -52,7 +68,6 @@ hash_thread(void *arg)
 bool
 cm_hash_start(void)
 {
-	pthread_t thread;
 	pthread_attr_t attr;
 	sigset_t all;
 	sigset_t old;
@@ -65,7 +80,6 @@ cm_hash_start(void)
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	rc = pthread_create(&thread, &attr, hash_thread, NULL);
 	pthread_attr_destroy(&attr);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -73,28 +87,36 @@ cm_hash_start(void)
 	return started;
 }
 
-bool
+CmHashSubmit
 cm_hash_submit(CmSession *s, const char *password, const CmScramSecret *secret)
 {
 	CmHashJob *job;
 
 	if (!started || strlen(password) >= sizeof(job->password) ||
 		secret->salt_len > sizeof(job->salt))
-		return false;
+		return CM_HASH_UNAVAILABLE;
 	job = calloc(1, sizeof(CmHashJob));
 	if (job == NULL)
-		return false;
+		return CM_HASH_UNAVAILABLE;
 	job->owner = s;
 	strlcpy(job->password, password, sizeof(job->password));
 	memcpy(job->salt, secret->salt, secret->salt_len);
 	job->salt_len = secret->salt_len;
 	job->iterations = secret->iterations;
-	s->hash_job = job;
 	pthread_mutex_lock(&lock);
+	if (queued >= CM_HASH_QUEUE_MAX)
+	{
+		pthread_mutex_unlock(&lock);
+		explicit_bzero(job, sizeof(*job));
+		free(job);
+		return CM_HASH_BUSY;
+	}
 	dlist_push_tail(&todo, &job->node);
+	queued++;
 	pthread_cond_signal(&wake);
 	pthread_mutex_unlock(&lock);
-	return true;
+	s->hash_job = job;
+	return CM_HASH_QUEUED;
 }
 
 /* The session goes away: its job, queued or running, finds no owner. */
@@ -138,4 +160,22 @@ cm_hash_collect(void)
 		explicit_bzero(job, sizeof(*job));
 		free(job);
 	}
+}
+
+/*
+ * Before the process exits: OpenSSL's exit handlers must not run while the
+ * thread is inside PBKDF2.  The job in progress finishes; queued ones are
+ * dropped.
+ */
+void
+cm_hash_stop(void)
+{
+	if (!started)
+		return;
+	pthread_mutex_lock(&lock);
+	stopping = true;
+	pthread_cond_broadcast(&wake);
+	pthread_mutex_unlock(&lock);
+	pthread_join(thread, NULL);
+	started = false;
 }

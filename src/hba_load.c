@@ -125,9 +125,11 @@ cm_hba_reload(void)
 	char *text = NULL;
 	size_t len = 0;
 	int rc;
-	ident_reload();
-	if (interfaces == NULL &&
-		cm_hba_interfaces_from_system(&interfaces, &ninterfaces) != 0)
+	ident_reload(); /* samehost and samenet follow the interfaces as they are now */
+	free(interfaces);
+	interfaces = NULL;
+	ninterfaces = 0;
+	if (cm_hba_interfaces_from_system(&interfaces, &ninterfaces) != 0)
 	{
 		interfaces = NULL;
 		ninterfaces = 0;

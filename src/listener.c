@@ -135,7 +135,9 @@ open_address(CmPortKind kind, const char *host, int port, int nworkers)
 		{
 			int fd;
 
-			if (nlisten_sockets[kind] >= lengthof(listen_sockets[kind]))
+			if (nlisten_sockets[kind] >= lengthof(listen_sockets[kind]) ||
+				cm_listener_worker_fds(w, kind, NULL, 0) >=
+					CM_MAX_WORKER_LISTENERS)
 				break;
 			fd = open_socket(ai, true);
 
@@ -209,12 +211,18 @@ cm_listener_open_all(int nworkers)
 int
 cm_listener_worker_fds(int worker, CmPortKind kind, int *fds, int max)
 {
-	int n = 0;
-
-	for (int i = 0; i < nlisten_sockets[kind] && n < max; i++)
+	int n = 0; /* with fds NULL, only count */
+	for (int i = 0; i < nlisten_sockets[kind]; i++)
 	{
-		if (listen_sockets[kind][i].worker == worker)
-			fds[n++] = listen_sockets[kind][i].fd;
+		if (listen_sockets[kind][i].worker != worker)
+			continue;
+		if (fds != NULL)
+		{
+			if (n >= max)
+				break;
+			fds[n] = listen_sockets[kind][i].fd;
+		}
+		n++;
 	}
 	return n;
 }

@@ -8,6 +8,8 @@
  */
 #include "postgres.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include "cm_auth.h"
 #include "cm_md5.h"
 #include "cm_proto.h"
@@ -48,6 +50,20 @@ login_no_password(CmSession *s)
 	return login_fail(s,
 					  "the target server asked for a password, but the client did not give one to the connection manager",
 					  "Clients authenticated by trust or cert need a trust line for the connection manager's address in the target's pg_hba.conf.");
+}
+
+static bool
+login_target_is_loopback(CmSession *s)
+{
+	const struct sockaddr_storage *a = &s->target.addr;
+
+	if (a->ss_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *) a)->sin_addr.s_addr) >>
+				24) == 127;
+	if (a->ss_family == AF_INET6)
+		return IN6_IS_ADDR_LOOPBACK(
+			&((const struct sockaddr_in6 *) a)->sin6_addr);
+	return false;
 }
 
 static bool
@@ -94,6 +110,11 @@ login_sasl_begin(CmSession *s, const uint8 *mechs, uint32 len)
 		config.password = a->password;
 	config.random = random;
 	config.random_len = sizeof(random);
+	if (a->scram_client != NULL)
+	{
+		cm_scram_client_free(a->scram_client);
+		a->scram_client = NULL;
+	}
 	if (!pg_strong_random(random, sizeof(random)) ||
 		cm_scram_client_begin(&config, &a->scram_client, &err) != CM_SCRAM_OK ||
 		cm_scram_client_step(a->scram_client, NULL, 0, &out, &outlen, &err) !=
@@ -156,6 +177,11 @@ cm_login_answer(CmSession *s, const uint8 *msg, uint32 total)
 		case 3: /* cleartext password */
 			if (a->credential != CM_CRED_PASSWORD)
 				return login_no_password(s);
+			/* never in the clear to a node an attacker could stand in for */
+			if (s->server.tls == NULL && !login_target_is_loopback(s))
+				return login_fail(s,
+								  "the target server asked for a cleartext password over a connection without SSL",
+								  "Use scram-sha-256 for the connection manager's address, or server_sslmode = require.");
 			return login_send(s, a->password, strlen(a->password) + 1, NULL, 0);
 		case 5: /* md5 with a salt */
 			if (total != 13)

@@ -45,6 +45,7 @@ static void session_update_interest(CmSession *s);
 static void session_tls_begin(CmSession *s, const uint8 *prefix, size_t len);
 static void session_route(CmSession *s);
 static void session_begin_login(CmSession *s);
+static void session_queue(CmSession *s, CmBuf *b, const uint8 *msg, size_t len);
 
 static int
 session_client_port(CmSession *s)
@@ -60,13 +61,13 @@ static void session_connect(CmSession *s);
 static pg_atomic_uint32 *
 clients_counter(CmSession *s)
 {
-	return &cm_shared->clients[s->port];
+	return &cm_shared->clients[cm_proxy_worker_index][s->port];
 }
 
 static pg_atomic_uint32 *
 servers_counter(CmSession *s)
 {
-	return &cm_shared->servers[s->port];
+	return &cm_shared->servers[cm_proxy_worker_index][s->port];
 }
 
 /* Takes a free slot of this worker's partition and a fresh cancel key. */
@@ -138,7 +139,8 @@ buf_compact(CmBuf *b)
 static bool
 buf_has_room(const CmBuf *b)
 {
-	return b->end < CM_BUF_SIZE;
+	/* a read compacts first, so room at the front counts too */
+	return b->end < CM_BUF_SIZE || b->start > 0;
 }
 
 static bool
@@ -260,6 +262,8 @@ session_close(CmSession *s)
 	cm_auth_free(s);
 	free(s->startup);
 	s->startup = NULL;
+	free(s->held);
+	s->held = NULL;
 	s->state = CM_SS_CLOSED;
 	dlist_delete(&s->node);
 	dlist_push_tail(&closed_sessions, &s->node);
@@ -390,8 +394,9 @@ cm_session_accept(int fd, CmPortKind port, const struct sockaddr_storage *addr)
 					sizeof(s->client_addr), NULL, 0, NI_NUMERICHOST) != 0)
 		strlcpy(s->client_addr, "?", sizeof(s->client_addr));
 
-	/* Like the server, the limit is reported once the startup packet is in. */
-	clients = pg_atomic_fetch_add_u32(clients_counter(s), 1);
+	/* Like the server, the limit is reported once the startup packet is in. */ clients =
+		cm_shmem_total_clients(port);
+	pg_atomic_fetch_add_u32(clients_counter(s), 1);
 	s->over_client_limit = clients >= (uint32) cm_guc_max_clients(port);
 
 	dlist_push_tail(&sessions, &s->node);
@@ -454,6 +459,18 @@ session_rewrite_startup(CmSession *s, const CmFirstPacket *pkt)
 	return true;
 }
 
+/* ReadyForQuery came: what the client sent meanwhile goes on now. */
+static void
+session_release_held(CmSession *s)
+{
+	if (s->held == NULL)
+		return;
+	session_queue(s, &s->c2s, s->held, s->held_len);
+	free(s->held);
+	s->held = NULL;
+	s->held_len = 0;
+}
+
 /* The startup packet goes first to the server, ahead of anything else. */
 static bool
 session_queue_startup(CmSession *s)
@@ -475,9 +492,22 @@ session_queue_startup(CmSession *s)
 					   session_client_port(s), token, sizeof(token)))
 		return false;
 	tlen = strlen(token) + 1;
-	if (len + plen + tlen + pending > CM_BUF_SIZE)
+	if (len + plen + tlen > CM_PROTO_MAX_STARTUP_LEN)
 		return false;
-	memmove(b->data + len + plen + tlen, b->data + b->start, pending);
+
+	/*
+	 * Whatever the client sent after authenticating waits until the target
+	 * is ready: during its login the target reads only our answers.
+	 */
+	if (pending > 0)
+	{
+		s->held = malloc(pending);
+		if (s->held == NULL)
+			return false;
+		memcpy(s->held, b->data + b->start, pending);
+		s->held_len = pending;
+		pending = 0;
+	}
 	memcpy(b->data, s->startup, len - 1);
 	memcpy(b->data + len - 1, CM_PROOF_SETTING, plen);
 	memcpy(b->data + len - 1 + plen, token, tlen);
@@ -687,14 +717,12 @@ session_connect(CmSession *s)
 {
 	int fd;
 	int one = 1;
-	if (pg_atomic_fetch_add_u32(servers_counter(s), 1) >=
-		(uint32) cm_guc_max_servers(s->port))
+	if (cm_shmem_total_servers(s->port) >= (uint32) cm_guc_max_servers(s->port))
 	{
 		char msg[128];
 		char detail[128];
 		bool ro = s->port == CM_PORT_READ_ONLY;
 
-		pg_atomic_fetch_sub_u32(servers_counter(s), 1);
 		snprintf(msg, sizeof(msg),
 				 "sorry, too many server connections for the %s port",
 				 cm_port_kind_name(s->port));
@@ -704,6 +732,7 @@ session_connect(CmSession *s)
 		session_fail(s, "53300", msg, detail);
 		return;
 	}
+	pg_atomic_fetch_add_u32(servers_counter(s), 1);
 	s->counts_server = true;
 	if (!slot_acquire(s))
 	{
@@ -789,7 +818,9 @@ session_begin_login(CmSession *s)
 {
 	if (!session_queue_startup(s))
 	{
-		session_fail(s, "08P01", "invalid startup packet", NULL);
+		session_fail(s, "08P01",
+					 "could not pass the startup packet on to the server",
+					 "With the connection manager's own parameters it would exceed 10000 bytes.");
 		return;
 	}
 	s->state = CM_SS_LOGIN;
@@ -986,6 +1017,7 @@ session_scan_login(CmSession *s)
 			s->state = CM_SS_RELAY;
 			s->deadline_ms = 0;
 			b->scan = b->end;
+			session_release_held(s);
 		}
 	}
 }
@@ -1064,10 +1096,11 @@ session_on_client(CmSession *s, uint32 events)
 		}
 	}
 	if (s->state == CM_SS_CLOSING)
-		return;
+		return; /* bytes OpenSSL already decrypted are read whatever epoll says */
 	if (((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) &&
 		 (s->client.events & EPOLLIN)) ||
-		(s->client.tls_read_wants && (events & EPOLLOUT)))
+		(s->client.tls_read_wants && (events & EPOLLOUT)) ||
+		(s->client.tls_pending && buf_has_room(&s->c2s)))
 	{
 		if (!buf_read(&s->c2s, &s->client))
 		{
@@ -1142,12 +1175,26 @@ session_on_server(CmSession *s, uint32 events)
 	}
 	if (s->state == CM_SS_CLOSING)
 		return;
-	if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) &&
-		(s->server.events & EPOLLIN))
+	if (((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) &&
+		 (s->server.events & EPOLLIN)) ||
+		(s->server.tls_read_wants && (events & EPOLLOUT)) ||
+		(s->server.tls_pending && buf_has_room(&s->s2c)))
 	{
 		if (!buf_read(&s->s2c, &s->server))
 		{
 			cm_ev_forget(&s->server);
+			if (s->state == CM_SS_LOGIN)
+			{
+				/* pass on whole messages only, then say what happened */
+				session_scan_login(s);
+				if (s->state == CM_SS_LOGIN)
+					session_fail(s, "08006",
+								 "the connection to the server was lost during login",
+								 NULL);
+				else if (s->state == CM_SS_RELAY)
+					session_drain_and_close(s);
+				return;
+			}
 			session_drain_and_close(s);
 			return;
 		}
@@ -1250,8 +1297,9 @@ cm_session_free_closed(void)
 	dlist_foreach_modify (iter, &closed_sessions)
 	{
 		CmSession *s = dlist_container(CmSession, node, iter.cur);
-
 		dlist_delete(&s->node);
+		/* buffers held authentication messages */
+		explicit_bzero(s, sizeof(*s));
 		free(s);
 	}
 }

@@ -66,10 +66,13 @@ cm_shmem_startup(void)
 		SpinLockInit(&cm_shared->routing_lock);
 		SpinLockInit(&cm_shared->latch_lock);
 		pg_atomic_init_u64(&cm_shared->routing_generation, 0);
-		for (int k = 0; k < CM_PORT_KINDS; k++)
+		for (int w = 0; w < CM_MAX_WORKERS; w++)
 		{
-			pg_atomic_init_u32(&cm_shared->clients[k], 0);
-			pg_atomic_init_u32(&cm_shared->servers[k], 0);
+			for (int k = 0; k < CM_PORT_KINDS; k++)
+			{
+				pg_atomic_init_u32(&cm_shared->clients[w][k], 0);
+				pg_atomic_init_u32(&cm_shared->servers[w][k], 0);
+			}
 		}
 		strlcpy(cm_shared->routing.no_leader_reason,
 				"the monitor has not described this node yet", CM_REASON_LEN);
@@ -138,4 +141,52 @@ cm_slot_get(int index)
 	if (index < 0 || index >= cm_shared->nworkers * cm_shared->slots_per_worker)
 		return NULL;
 	return &cm_shared->slots[index];
+}
+
+uint32
+cm_shmem_total_clients(CmPortKind kind)
+{
+	uint32 total = 0;
+
+	for (int w = 0; w < cm_shared->nworkers; w++)
+		total += pg_atomic_read_u32(&cm_shared->clients[w][kind]);
+	return total;
+}
+
+uint32
+cm_shmem_total_servers(CmPortKind kind)
+{
+	uint32 total = 0;
+
+	for (int w = 0; w < cm_shared->nworkers; w++)
+		total += pg_atomic_read_u32(&cm_shared->servers[w][kind]);
+	return total;
+}
+
+/*
+ * A worker starts afresh: whatever a previous incarnation counted or held
+ * in its partition of the session table is gone with its sockets.
+ */
+void
+cm_shmem_reset_worker(int worker)
+{
+	int per = cm_shared->slots_per_worker;
+
+	if (worker < 0 || worker >= cm_shared->nworkers)
+		return;
+	for (int k = 0; k < CM_PORT_KINDS; k++)
+	{
+		pg_atomic_write_u32(&cm_shared->clients[worker][k], 0);
+		pg_atomic_write_u32(&cm_shared->servers[worker][k], 0);
+	}
+	for (int i = worker * per; i < (worker + 1) * per; i++)
+	{
+		CmSessionSlot *slot = &cm_shared->slots[i];
+
+		SpinLockAcquire(&slot->mutex);
+		slot->in_use = false;
+		slot->server_key_known = false;
+		slot->client_key = 0;
+		SpinLockRelease(&slot->mutex);
+	}
 }

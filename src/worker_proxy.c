@@ -42,9 +42,10 @@
 int cm_proxy_worker_index = -1;
 
 static int epoll_fd = -1;
-static CmEndpoint listeners[CM_PORT_KINDS][CM_MAX_LISTEN_ADDRS];
+static CmEndpoint listeners[CM_PORT_KINDS][CM_MAX_WORKER_LISTENERS];
 static int nlisteners[CM_PORT_KINDS];
 static uint64 routing_generation_seen = UINT64_MAX;
+static bool accept_paused = false;
 static CmRouting routing;
 
 int64
@@ -129,6 +130,40 @@ raise_fd_limit(void)
 	}
 }
 
+/*
+ * Out of file descriptors or memory: the connection stays queued and the
+ * listener would be readable forever.  Stop watching the listeners until
+ * the next sweep, and say so once per pause.
+ */
+static void
+pause_accepting(void)
+{
+	if (accept_paused)
+		return;
+	ereport(LOG,
+			(errmsg("connection_manager: could not accept a connection: %m"),
+			 errdetail("Accepting is paused for %d ms.", CM_SWEEP_INTERVAL)));
+	for (int kind = 0; kind < CM_PORT_KINDS; kind++)
+	{
+		for (int i = 0; i < nlisteners[kind]; i++)
+			(void) cm_ev_watch(&listeners[kind][i], 0);
+	}
+	accept_paused = true;
+}
+
+static void
+resume_accepting(void)
+{
+	if (!accept_paused)
+		return;
+	for (int kind = 0; kind < CM_PORT_KINDS; kind++)
+	{
+		for (int i = 0; i < nlisteners[kind]; i++)
+			(void) cm_ev_watch(&listeners[kind][i], EPOLLIN);
+	}
+	accept_paused = false;
+}
+
 static void
 accept_clients(CmEndpoint *listener)
 {
@@ -143,10 +178,9 @@ accept_clients(CmEndpoint *listener)
 					 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 		{
-			if (errno == EMFILE || errno == ENFILE)
-				ereport(LOG,
-						(errmsg(
-							"connection_manager: could not accept a connection: %m")));
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+				errno != ECONNABORTED)
+				pause_accepting();
 			return;
 		}
 		(void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -160,9 +194,9 @@ open_listeners(void)
 {
 	for (int kind = 0; kind < CM_PORT_KINDS; kind++)
 	{
-		int fds[CM_MAX_LISTEN_ADDRS];
+		int fds[CM_MAX_WORKER_LISTENERS];
 		int n = cm_listener_worker_fds(cm_proxy_worker_index, (CmPortKind) kind,
-									   fds, CM_MAX_LISTEN_ADDRS);
+									   fds, CM_MAX_WORKER_LISTENERS);
 
 		for (int i = 0; i < n; i++)
 		{
@@ -214,10 +248,17 @@ cm_proxy_main(Datum arg)
 	cm_proxy_worker_index = DatumGetInt32(arg);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
-	BackgroundWorkerUnblockSignals();
-
-	/* shared catalogs only: role secrets and memberships */
+	BackgroundWorkerUnblockSignals(); /* shared catalogs only: role secrets and memberships */
 	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+
+	/*
+	 * Nothing may cancel the loop: a query cancel (SIGINT) aimed at this
+	 * process would otherwise raise an error outside any session.  A
+	 * catalog lookup waits at most this long for a lock, then fails alone.
+	 */
+	pqsignal(SIGINT, SIG_IGN);
+	SetConfigOption("lock_timeout", "200", PGC_SUSET, PGC_S_OVERRIDE);
+	cm_shmem_reset_worker(cm_proxy_worker_index);
 	raise_fd_limit();
 	(void) cm_tls_load();
 	cm_hba_reload();
@@ -249,6 +290,7 @@ cm_proxy_main(Datum arg)
 		(void) WaitEventSetWait(wes, CM_SWEEP_INTERVAL, occurred, 3,
 								PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
+		QueryCancelPending = false;
 		CHECK_FOR_INTERRUPTS();
 		if (ShutdownRequestPending)
 			break;
@@ -270,6 +312,7 @@ cm_proxy_main(Datum arg)
 		{
 			cm_session_check_timeouts(now);
 			cm_cancel_check_timeouts(now);
+			resume_accepting();
 			next_sweep = now + CM_SWEEP_INTERVAL;
 		}
 		cm_session_free_closed();
@@ -279,5 +322,6 @@ cm_proxy_main(Datum arg)
 	cm_shmem_set_proxy_latch(cm_proxy_worker_index, NULL);
 	cm_session_close_all();
 	cm_session_free_closed();
+	cm_hash_stop();
 	proc_exit(1);
 }

@@ -81,6 +81,41 @@ is($node->safe_psql('postgres', 'select 1'), '1',
 	'a superuser still connects directly');
 $_->quit for @many;
 
+# A query cancel or a termination aimed at a proxy worker: canceling does
+# nothing, a terminated worker restarts alone, and nothing it counted is
+# left behind to shrink the limits.
+$node->append_conf('postgresql.conf',
+	"connection_manager.read_write_max_client_connections = 2\n");
+$node->reload;
+my $held = cm_background_psql($port);
+is($held->query('select 1'), '1', 'one session held under a limit of 2');
+my $workers = $node->safe_psql('postgres',
+	"select string_agg(pid::text, ',' order by pid) from pg_stat_activity where backend_type = 'connection_manager' and pid in (select pid from pg_stat_activity)");
+$node->safe_psql('postgres',
+	"select pg_cancel_backend(pid) from pg_stat_activity where backend_type = 'connection_manager'");
+sleep 1;
+is($node->safe_psql('postgres',
+	"select string_agg(pid::text, ',' order by pid) from pg_stat_activity where backend_type = 'connection_manager'"),
+	$workers, 'canceling the workers leaves them running');
+is($held->query('select 2'), '2', 'the held session still works');
+$node->safe_psql('postgres',
+	"select pg_terminate_backend(pid) from pg_stat_activity where backend_type = 'connection_manager' and query = ''");
+$held->quit;
+my $ok = 0;
+for (1 .. 100)
+{
+	my @two = map { cm_background_psql($port) } 1 .. 2;
+	my @got = map { eval { $_->query('select 3') } // '' } @two;
+	eval { $_->quit } for @two;
+	if ("@got" eq '3 3')
+	{
+		$ok = 1;
+		last;
+	}
+	select(undef, undef, undef, 0.1);
+}
+ok($ok, 'after the workers restarted, the limit of 2 admits two sessions again');
+ok(!$node->log_contains('terminated by signal'), 'no crash restart');
 # The read-only port has limits of its own.
 $node->append_conf('postgresql.conf',
 	"connection_manager.read_only_max_client_connections = 0\n");

@@ -11,6 +11,9 @@ use CmTest;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use IO::Select;
+use IO::Socket::INET;
+use Time::HiRes qw(time);
 
 my $dir = PostgreSQL::Test::Utils::tempdir;
 sub openssl
@@ -154,6 +157,39 @@ for my $ssl ('sslmode=disable', 'sslmode=require')
 }
 note("$n differential cases");
 
+# Pipelined queries with results of many sizes, read slowly, over the TLS
+# hop to the node: bytes OpenSSL decrypted ahead must never be stranded.
+{
+	my $q = '';
+	for my $i (1 .. 700)
+	{
+		my $sql = "select repeat('x', " . (($i * 7919) % 30000) . ")";
+		$q .= 'Q' . pack('N', length($sql) + 5) . "$sql\0";
+	}
+	my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port)
+	  or die;
+	syswrite($sock, cm_startup_packet('user', 'trust_user', 'database', 'postgres') . $q);
+	my $sel = IO::Select->new($sock);
+	my ($buf, $ready) = ('', 0);
+	my $deadline = time + 60;
+	while (time < $deadline && $ready < 701)
+	{
+		last unless $sel->can_read(10);
+		my $n = sysread($sock, $buf, 4096, length $buf);
+		last unless $n;
+		while (length($buf) >= 5)
+		{
+			my $len = unpack('N', substr($buf, 1, 4));
+			last if length($buf) < $len + 1;
+			$ready++ if substr($buf, 0, 1) eq 'Z';
+			substr($buf, 0, $len + 1, '');
+		}
+		select(undef, undef, undef, 0.001) if $ready % 50 == 0;
+	}
+	close $sock;
+	is($ready, 701, '700 pipelined queries over the TLS hop all answered');
+}
+
 # What the manager does that the answers above do not show.
 my ($rc, $out) = try($port, 'scram_user', 'scram pw',
 	'sslmode=require channel_binding=require');
@@ -164,7 +200,6 @@ ok($node->log_contains(qr/connection_manager: password authentication failed for
 	'a failure for a role that does not exist is logged like any other');
 
 # Timing: an unknown role costs about what a wrong password costs.
-use Time::HiRes qw(time);
 my ($t_ghost, $t_wrong) = (0, 0);
 for (1 .. 5)
 {
