@@ -468,9 +468,10 @@ auth_sasl_response(CmSession *s, const uint8 *body, uint32 len)
 void
 cm_auth_client_data(CmSession *s)
 {
-	CmBuf *b = &s->c2s;
-
-	while (s->state == CM_SS_AUTH && b->start < b->end)
+	CmBuf *b =
+		&s->c2s; /* bytes that come while a password is hashed wait for the answer */
+	while (s->state == CM_SS_AUTH && b->start < b->end &&
+		   s->auth->step != CM_AUTH_HASHING)
 	{
 		char type;
 		uint32 total;
@@ -518,10 +519,6 @@ cm_auth_client_data(CmSession *s)
 				auth_sasl_response(s, msg + 5, total - 5);
 				break;
 			case CM_AUTH_HASHING:
-				cm_session_fail(s, "08P01",
-								"unexpected message during authentication",
-								NULL);
-				return;
 			case CM_AUTH_DONE:
 				break;
 		}

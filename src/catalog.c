@@ -44,6 +44,7 @@ cm_catalog_role_secret(const char *role, char *secret, size_t secretlen)
 		const char *logdetail = NULL;
 		char *shadow;
 
+		QueryCancelPending = false;
 		StartTransactionCommand();
 		shadow = get_role_password(role, &logdetail);
 		if (shadow != NULL && strlen(shadow) < secretlen)
@@ -75,6 +76,7 @@ cm_catalog_is_member(const char *role, const char *group)
 		Oid roleid;
 		Oid groupid;
 
+		QueryCancelPending = false;
 		StartTransactionCommand();
 		roleid = get_role_oid(role, true);
 		groupid = get_role_oid(group, true);

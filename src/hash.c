@@ -10,6 +10,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "storage/ipc.h"
+
 #include "cm_auth.h"
 #include "cm_hash.h"
 
@@ -65,6 +67,15 @@ hash_thread(void *arg)
 	return NULL;
 }
 
+/* Every way out of the process joins the thread first (see cm_hash_stop). */
+static void
+hash_stop_at_exit(int code, Datum arg)
+{
+	(void) code;
+	(void) arg;
+	cm_hash_stop();
+}
+
 bool
 cm_hash_start(void)
 {
@@ -81,6 +92,8 @@ cm_hash_start(void)
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pthread_attr_init(&attr);
 	rc = pthread_create(&thread, &attr, hash_thread, NULL);
+	if (rc == 0)
+		on_proc_exit(hash_stop_at_exit, (Datum) 0);
 	pthread_attr_destroy(&attr);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	started = rc == 0;
@@ -151,8 +164,9 @@ cm_hash_collect(void)
 		CmHashJob *job = dlist_container(CmHashJob, node, iter.cur);
 		CmSession *s = job->owner;
 
-		dlist_delete(&job->node);
-		if (s != NULL && s->state != CM_SS_CLOSED)
+		dlist_delete(
+			&job->node); /* a session that already failed (timeout, protocol) gets nothing */
+		if (s != NULL && s->state == CM_SS_AUTH)
 		{
 			s->hash_job = NULL;
 			cm_auth_password_hashed(s, job->ok ? job->salted : NULL);

@@ -11,6 +11,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include "cm_auth.h"
+#include "cm_guc.h"
+#include "cm_tls.h"
 #include "cm_md5.h"
 #include "cm_proto.h"
 
@@ -176,12 +178,14 @@ cm_login_answer(CmSession *s, const uint8 *msg, uint32 total)
 	{
 		case 3: /* cleartext password */
 			if (a->credential != CM_CRED_PASSWORD)
-				return login_no_password(s);
-			/* never in the clear to a node an attacker could stand in for */
-			if (s->server.tls == NULL && !login_target_is_loopback(s))
+				return login_no_password(
+					s); /* never in the clear to a node an attacker could stand in for */
+			if (!login_target_is_loopback(s) &&
+				(s->server.tls == NULL ||
+				 cm_server_sslmode < CM_SSLMODE_VERIFY_CA))
 				return login_fail(s,
 								  "the target server asked for a cleartext password over a connection without SSL",
-								  "Use scram-sha-256 for the connection manager's address, or server_sslmode = require.");
+								  "Use scram-sha-256 for the connection manager's address, or server_sslmode = verify-ca or verify-full.");
 			return login_send(s, a->password, strlen(a->password) + 1, NULL, 0);
 		case 5: /* md5 with a salt */
 			if (total != 13)

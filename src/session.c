@@ -281,6 +281,7 @@ session_fail(CmSession *s, const char *sqlstate, const char *message,
 {
 	size_t n;
 
+	cm_hash_forget(s);
 	cm_ev_forget(&s->server);
 	if (s->state == CM_SS_RELAY || s->client.fd < 0)
 	{

@@ -178,8 +178,8 @@ accept_clients(CmEndpoint *listener)
 					 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 		{
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-				errno != ECONNABORTED)
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+				errno == ENOMEM)
 				pause_accepting();
 			return;
 		}
@@ -249,14 +249,13 @@ cm_proxy_main(Datum arg)
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
 	BackgroundWorkerUnblockSignals(); /* shared catalogs only: role secrets and memberships */
-	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
-
-	/*
-	 * Nothing may cancel the loop: a query cancel (SIGINT) aimed at this
-	 * process would otherwise raise an error outside any session.  A
-	 * catalog lookup waits at most this long for a lock, then fails alone.
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0); /*
+	 * A catalog lookup waits at most this long for a lock, then fails
+	 * alone.  lock_timeout works through the query-cancel signal, so that
+	 * stays; a cancel from outside is dropped at the top of each turn and
+	 * at the start of each lookup, and one that lands inside a lookup only
+	 * fails that lookup.
 	 */
-	pqsignal(SIGINT, SIG_IGN);
 	SetConfigOption("lock_timeout", "200", PGC_SUSET, PGC_S_OVERRIDE);
 	cm_shmem_reset_worker(cm_proxy_worker_index);
 	raise_fd_limit();
