@@ -75,7 +75,7 @@ host all md5rule_user 127.0.0.1/32 md5
 host all pw_user 127.0.0.1/32 password
 host all +grp 127.0.0.1/32 scram-sha-256
 hostssl all ssl_user 127.0.0.1/32 scram-sha-256
-host all expired_user,nologin_user,ghost,nopw_user 127.0.0.1/32 scram-sha-256
+host all expired_user,nologin_user,ghost,ghost2,nopw_user 127.0.0.1/32 scram-sha-256
 };
 close $hba;
 $node->reload;
@@ -230,6 +230,21 @@ like($dout, qr/without a valid proof/,
 	'direct trust from the manager address without a proof is refused');
 ($rc, $out) = try($port, 'trust_user', undef, 'sslmode=disable');
 is($out, 'trust_user', 'the same trust line admits clients of the manager');
+
+# A catalog lock held elsewhere: a login whose role must be looked up fails
+# like a wrong password once the worker's lock_timeout passes, instead of
+# waiting for the lock (and holding up the worker) as long as it is held.
+{
+	my $locker = $node->background_psql('postgres');
+	$locker->query_safe('BEGIN; LOCK pg_authid IN ACCESS EXCLUSIVE MODE;');
+	my ($lrc, $lout) = try($port, 'ghost2', 'pw', 'sslmode=disable');
+	like($lout, qr/password authentication failed for user "ghost2"/,
+		'a lookup blocked by a catalog lock fails that login only');
+	$locker->query_safe('COMMIT');
+	$locker->quit;
+	ok($node->log_contains(qr/could not look up a role's secret: canceling statement due to lock timeout/),
+		'the lock timeout is logged');
+}
 
 # A password change is seen at once.
 $node->safe_psql('postgres', q{ALTER ROLE scram_user PASSWORD 'new pw'});
