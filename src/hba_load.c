@@ -69,6 +69,16 @@ log_skipped_rules(const CmHbaFile *file)
 	}
 }
 
+/* Each error of a file, the way the server reports its own. */
+static void
+log_errors(const CmHbaError *errors, int n)
+{
+	for (int i = 0; i < n; i++)
+		ereport(LOG, (errmsg("connection_manager: %s", errors[i].message),
+					  errcontext("line %d of configuration file \"%s\"",
+								 errors[i].line, errors[i].file)));
+}
+
 /* pg_ident.conf, for cert rules with map=; the same keep-on-error rule. */
 static void
 ident_reload(void)
@@ -95,11 +105,7 @@ ident_reload(void)
 		return;
 	if (file->nerrors > 0)
 	{
-		for (int i = 0; i < file->nerrors; i++)
-			ereport(LOG,
-					(errmsg("connection_manager: %s", file->errors[i].message),
-					 errcontext("line %d of configuration file \"%s\"",
-								file->errors[i].line, file->errors[i].file)));
+		log_errors(file->errors, file->nerrors);
 		if (current_ident != NULL)
 		{
 			cm_ident_free(file);
@@ -157,11 +163,7 @@ cm_hba_reload(void)
 	}
 	if (file->nerrors > 0)
 	{
-		for (int i = 0; i < file->nerrors; i++)
-			ereport(LOG,
-					(errmsg("connection_manager: %s", file->errors[i].message),
-					 errcontext("line %d of configuration file \"%s\"",
-								file->errors[i].line, file->errors[i].file)));
+		log_errors(file->errors, file->nerrors);
 		if (current != NULL)
 		{
 			ereport(LOG,
