@@ -17,6 +17,7 @@ OBJS = \
 	src/hba_load.o \
 	src/node_state.o \
 	src/worker_monitor.o \
+	src/wakeup.o \
 	src/proto.o \
 	src/encoding.o \
 	src/md5.o \

@@ -20,7 +20,9 @@ typedef enum CmEndpointKind
 	CM_EP_CLIENT,
 	CM_EP_SERVER,
 	CM_EP_CANCEL,
-	CM_EP_HASH /* the password-hashing thread's eventfd */
+	CM_EP_HASH,	   /* the password-hashing thread's eventfd */
+	CM_EP_WAKE,	   /* the monitor's eventfd: routing changed */
+	CM_EP_PM_DEATH /* the postmaster's pipe */
 } CmEndpointKind;
 
 /* One file descriptor in the worker's epoll set. */

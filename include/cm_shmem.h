@@ -1,8 +1,8 @@
 /*
  * cm_shmem.h
  *		Shared memory of the connection manager: the routing state the
- *		monitor publishes, the proxy workers' latches, connection counters and
- *		the session table that maps our cancel keys to server backends.
+ *		monitor publishes, connection counters per worker, and the session
+ *		table that maps our cancel keys to server backends.
  *
  * Locking: the routing state is guarded by routing_lock (a spinlock, held
  * only to copy the struct); readers compare routing_generation first and
@@ -67,8 +67,7 @@ typedef struct CmShared
 	pg_atomic_uint64 routing_generation;
 	CmRouting routing;
 
-	slock_t latch_lock;
-	Latch *proxy_latch[CM_MAX_WORKERS]; /*
+	/*
 	 * Sessions and server connections, per worker and port kind: each
 	 * worker writes only its own row and resets it when it starts, so a
 	 * worker that died leaves nothing counted behind.
@@ -86,7 +85,6 @@ extern CmShared *cm_shared;
 extern void cm_shmem_install_hooks(void);
 extern void cm_routing_read(CmRouting *out);
 extern void cm_routing_publish(const CmRouting *in);
-extern void cm_shmem_set_proxy_latch(int worker, Latch *latch);
 extern CmSessionSlot *cm_slot_get(int index);
 extern uint32 cm_shmem_total_clients(CmPortKind kind);
 extern uint32 cm_shmem_total_servers(CmPortKind kind);

@@ -14,6 +14,7 @@
 #include "cm_proof.h"
 #include "cm_readonly.h"
 #include "cm_shmem.h"
+#include "cm_wakeup.h"
 
 PG_MODULE_MAGIC;
 
@@ -55,6 +56,7 @@ _PG_init(void)
 
 	nworkers = cm_guc_worker_count();
 	cm_listener_open_all(nworkers);
+	cm_wakeup_create(nworkers);
 	for (int i = 0; i < nworkers; i++)
 	{
 		char name[BGW_MAXLEN];

@@ -12,6 +12,7 @@
 
 #include "cm_guc.h"
 #include "cm_shmem.h"
+#include "cm_wakeup.h"
 
 CmShared *cm_shared = NULL;
 
@@ -64,7 +65,6 @@ cm_shmem_startup(void)
 
 		memset(cm_shared, 0, cm_shmem_size());
 		SpinLockInit(&cm_shared->routing_lock);
-		SpinLockInit(&cm_shared->latch_lock);
 		pg_atomic_init_u64(&cm_shared->routing_generation, 0);
 		for (int w = 0; w < CM_MAX_WORKERS; w++)
 		{
@@ -106,33 +106,11 @@ cm_routing_read(CmRouting *out)
 void
 cm_routing_publish(const CmRouting *in)
 {
-	Latch *latches[CM_MAX_WORKERS];
-	int n = cm_shared->nworkers;
-
 	SpinLockAcquire(&cm_shared->routing_lock);
 	memcpy(&cm_shared->routing, in, sizeof(CmRouting));
 	SpinLockRelease(&cm_shared->routing_lock);
 	pg_atomic_fetch_add_u64(&cm_shared->routing_generation, 1);
-
-	/* no system call while a spinlock is held: copy, then wake */
-	SpinLockAcquire(&cm_shared->latch_lock);
-	memcpy(latches, cm_shared->proxy_latch, sizeof(Latch *) * n);
-	SpinLockRelease(&cm_shared->latch_lock);
-	for (int i = 0; i < n; i++)
-	{
-		if (latches[i] != NULL)
-			SetLatch(latches[i]);
-	}
-}
-
-void
-cm_shmem_set_proxy_latch(int worker, Latch *latch)
-{
-	if (worker < 0 || worker >= cm_shared->nworkers)
-		return;
-	SpinLockAcquire(&cm_shared->latch_lock);
-	cm_shared->proxy_latch[worker] = latch;
-	SpinLockRelease(&cm_shared->latch_lock);
+	cm_wakeup_all();
 }
 
 CmSessionSlot *

@@ -21,8 +21,8 @@
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
+#include "postmaster/postmaster.h"
 #include "storage/ipc.h"
-#include "storage/latch.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
@@ -33,6 +33,7 @@
 #include "cm_proxy.h"
 #include "cm_shmem.h"
 #include "cm_tls.h"
+#include "cm_wakeup.h"
 #include "cm_worker.h"
 
 #define CM_EPOLL_BATCH	  256
@@ -235,21 +236,40 @@ dispatch(struct epoll_event *ev)
 		case CM_EP_HASH:
 			cm_hash_collect();
 			break;
+		case CM_EP_WAKE:
+		{
+			uint64 count;
+
+			/* the routing state is re-read at the top of every turn */
+			if (read(ep->fd, &count, sizeof(count)) < 0)
+				break;
+			refresh_routing();
+			break;
+		}
+		case CM_EP_PM_DEATH:
+			/* like WL_EXIT_ON_PM_DEATH: nothing to save, sessions go too */
+			proc_exit(1);
+			break;
 	}
 }
 
 void
 cm_proxy_main(Datum arg)
 {
-	WaitEventSet *wes;
 	struct epoll_event events[CM_EPOLL_BATCH];
 	int64 next_sweep = 0;
+	CmEndpoint wake = {.kind = CM_EP_WAKE, .fd = -1};
+	CmEndpoint pm_death = {.kind = CM_EP_PM_DEATH, .fd = -1};
 
 	cm_proxy_worker_index = DatumGetInt32(arg);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
-	BackgroundWorkerUnblockSignals(); /* shared catalogs only: role secrets and memberships */
-	BackgroundWorkerInitializeConnection(NULL, NULL, 0); /*
+	BackgroundWorkerUnblockSignals();
+
+	/* shared catalogs only: role secrets and memberships */
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+
+	/*
 	 * A catalog lookup waits at most this long for a lock, then fails
 	 * alone.  lock_timeout works through the query-cancel signal, so that
 	 * stays; a cancel from outside is dropped at the top of each turn and
@@ -271,24 +291,31 @@ cm_proxy_main(Datum arg)
 				(errmsg("connection_manager: could not start the password hashing thread"),
 				 errdetail("Passwords are checked in the event loop instead.")));
 
-	wes = CreateWaitEventSet(TopMemoryContext, 3);
-	AddWaitEventToSet(wes, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
-	AddWaitEventToSet(wes, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
-	AddWaitEventToSet(wes, WL_SOCKET_READABLE, epoll_fd, NULL, NULL);
-	cm_shmem_set_proxy_latch(cm_proxy_worker_index, MyLatch);
+	/*
+	 * The loop waits in its own epoll set only: the monitor's eventfd says
+	 * the routing changed, the postmaster's pipe says it died, and signals
+	 * (SIGHUP, SIGTERM) interrupt the wait; one landing just before it is
+	 * seen within a sweep interval.
+	 */
+	wake.fd = cm_wakeup_fd(cm_proxy_worker_index);
+	if (wake.fd >= 0)
+		(void) cm_ev_watch(&wake, EPOLLIN);
+	pm_death.fd = postmaster_alive_fds[POSTMASTER_FD_WATCH];
+	if (!cm_ev_watch(&pm_death, EPOLLIN))
+		ereport(FATAL,
+				(errmsg(
+					"connection_manager: could not watch the postmaster: %m")));
 
 	ereport(LOG, (errmsg("connection_manager: proxy worker %d started",
 						 cm_proxy_worker_index)));
 
 	while (!ShutdownRequestPending)
 	{
-		WaitEvent occurred[3];
 		int n;
-		int64 now;
+		int64 now = cm_now_ms();
+		int timeout = (int) Max(0, Min(next_sweep - now, CM_SWEEP_INTERVAL));
 
-		(void) WaitEventSetWait(wes, CM_SWEEP_INTERVAL, occurred, 3,
-								PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
+		n = epoll_wait(epoll_fd, events, CM_EPOLL_BATCH, timeout);
 		QueryCancelPending = false;
 		CHECK_FOR_INTERRUPTS();
 		if (ShutdownRequestPending)
@@ -301,8 +328,6 @@ cm_proxy_main(Datum arg)
 			cm_hba_reload();
 		}
 		refresh_routing();
-
-		n = epoll_wait(epoll_fd, events, CM_EPOLL_BATCH, 0);
 		for (int i = 0; i < n; i++)
 			dispatch(&events[i]);
 
@@ -318,7 +343,6 @@ cm_proxy_main(Datum arg)
 		cm_cancel_free_done();
 	}
 
-	cm_shmem_set_proxy_latch(cm_proxy_worker_index, NULL);
 	cm_session_close_all();
 	cm_session_free_closed();
 	cm_hash_stop();

@@ -1,0 +1,14 @@
+/*
+ * cm_wakeup.h
+ *		One eventfd per proxy worker, made by the postmaster and inherited
+ *		by every worker: the monitor writes to them when the routing state
+ *		changes, and each proxy worker's epoll set wakes at once.
+ */
+#ifndef CM_WAKEUP_H
+#define CM_WAKEUP_H
+
+extern void cm_wakeup_create(int nworkers);
+extern int cm_wakeup_fd(int worker);
+extern void cm_wakeup_all(void);
+
+#endif /* CM_WAKEUP_H */
