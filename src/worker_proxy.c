@@ -1,8 +1,9 @@
 /*
  * worker_proxy.c
- *		Main of a proxy worker: its own epoll set, nested in a WaitEventSet
- *		so that the latch, SIGHUP, SIGTERM and postmaster death are handled
- *		the PostgreSQL way; accepting clients; the periodic timeout sweep.
+ *		Main of a proxy worker: one epoll set holding the client and server
+ *		sockets, the monitor's wake-up eventfd and the postmaster's death
+ *		pipe (signals interrupt the wait); accepting clients; the periodic
+ *		timeout sweep.
  *
  * Nothing raised here may reach the postmaster as a crash: sessions are
  * plain C with malloc'd memory, and every error is a value handled in
