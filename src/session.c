@@ -1066,6 +1066,19 @@ session_tls_begin(CmSession *s, const uint8 *prefix, size_t len)
 	session_tls_step(s);
 }
 
+/*
+ * While relaying, what was just read is written on at once: most of the
+ * time it all goes, and epoll never has to watch the other side for room.
+ */
+static void
+session_write_through(CmSession *s, CmBuf *b, CmEndpoint *to)
+{
+	if (s->state != CM_SS_RELAY || to->fd < 0 || !buf_has_output(b))
+		return;
+	if (!buf_write(b, to))
+		session_close(s);
+}
+
 static void
 session_on_client(CmSession *s, uint32 events)
 {
@@ -1114,7 +1127,10 @@ session_on_client(CmSession *s, uint32 events)
 		else if (s->state == CM_SS_AUTH)
 			cm_auth_client_data(s);
 		else
+		{
 			s->c2s.scan = s->c2s.end;
+			session_write_through(s, &s->c2s, &s->server);
+		}
 	}
 }
 
@@ -1202,7 +1218,10 @@ session_on_server(CmSession *s, uint32 events)
 		if (s->state == CM_SS_LOGIN)
 			session_scan_login(s);
 		else
+		{
 			s->s2c.scan = s->s2c.end;
+			session_write_through(s, &s->s2c, &s->client);
+		}
 	}
 }
 
