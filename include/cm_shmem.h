@@ -15,7 +15,6 @@
 #include <sys/socket.h>
 
 #include "port/atomics.h"
-#include "storage/latch.h"
 #include "storage/spin.h"
 
 #include "cm_port.h"
