@@ -27,7 +27,12 @@ OBJS = \
 	src/ident.o \
 	src/tls.o \
 	src/proof.o \
-	src/proof_token.o
+	src/proof_token.o \
+	src/cluster.o \
+	src/node_json.o \
+	src/http_proto.o \
+	src/http_server.o \
+	src/probe.o
 PGFILEDESC = "connection_manager - in-server connection manager"
 
 PG_CPPFLAGS = -I$(srcdir)/include -I$(libpq_srcdir)
@@ -37,7 +42,8 @@ SHLIB_LINK = -lssl -lcrypto
 
 TAP_TESTS = 1
 EXTRA_CLEAN = test/unit/*.t test/fuzz/fuzz_proto test/fuzz/fuzz_hba \
-	test/fuzz/fuzz_scram test/fuzz/fuzz_proof tmp_check
+	test/fuzz/fuzz_scram test/fuzz/fuzz_proof test/fuzz/fuzz_http \
+	test/fuzz/fuzz_cluster tmp_check
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -48,7 +54,8 @@ $(OBJS): $(wildcard include/*.h)
 
 # Pure modules: no server headers, linked into unit tests and fuzzers too.
 PURE = src/proto.c src/hba_parse.c src/hba_match.c src/ident.c \
-	src/encoding.c src/md5.c src/scram.c src/proof_token.c
+	src/encoding.c src/md5.c src/scram.c src/proof_token.c \
+	src/cluster.c src/node_json.c src/http_proto.c
 UNIT_CC ?= gcc
 UNIT_FLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 \
 	-fno-omit-frame-pointer -fsanitize=address,undefined \
@@ -65,7 +72,7 @@ test/fuzz/fuzz_%: test/fuzz/fuzz_%.c $(PURE)
 		-I$(srcdir)/include -o $@ $^ -lssl -lcrypto
 
 FUZZ_SECONDS ?= 30
-FUZZERS = proto hba scram proof
+FUZZERS = proto hba scram proof http cluster
 fuzz: $(addprefix test/fuzz/fuzz_,$(FUZZERS))
 	@for f in $(FUZZERS); do \
 		scratch=$$(mktemp -d); \

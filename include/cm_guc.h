@@ -34,6 +34,8 @@ extern int cm_guc_rw_port(void);
 extern int cm_guc_worker_count(void);
 extern const char *cm_guc_listen_addresses(void);
 extern int cm_guc_ro_port(void);
+extern int cm_guc_http_port(void);
+extern int cm_guc_peer_http_port(int pg_port);
 extern const char *cm_server_sslmode_name(void);
 extern int cm_guc_max_clients(CmPortKind kind);
 extern int cm_guc_max_servers(CmPortKind kind);

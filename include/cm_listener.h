@@ -12,7 +12,10 @@
 
 #include "cm_port.h"
 
+struct addrinfo;
+
 extern void cm_listener_open_all(int nworkers);
+extern struct addrinfo *cm_listen_resolve(const char *host, int port);
 extern int
 cm_listener_worker_fds(int worker, CmPortKind kind, int *fds, int max);
 

@@ -9,5 +9,9 @@
 #include "cm_shmem.h"
 
 extern void cm_node_describe(CmRouting *out);
+extern void
+cm_node_self(const CmRouting *described, uint64 instance, CmNodeState *out);
+extern bool
+cm_resolve_target(const char *host, int port, CmTarget *target, char *reason);
 
 #endif /* CM_NODE_STATE_H */

@@ -17,6 +17,7 @@
 #include "port/atomics.h"
 #include "storage/spin.h"
 
+#include "cm_cluster.h"
 #include "cm_port.h"
 
 #define CM_MAX_WORKERS	   64
@@ -30,6 +31,7 @@ typedef struct CmTarget
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
 	char name[CM_TARGET_NAME_LEN]; /* "host:port", for messages */
+	char node[CM_NODE_NAME_LEN];   /* its name in nodes, or "" */
 } CmTarget;
 
 /* What the monitor knows about this node and where sessions go. */
@@ -44,8 +46,18 @@ typedef struct CmRouting
 	uint64 system_identifier;
 	bool in_recovery;
 	uint32 timeline;
-	uint64 wal_position; /* insert position, or replay on a standby */
+	uint64 wal_position; /* flushed WAL, or replayed on a standby */
 	char upstream[CM_TARGET_NAME_LEN]; /* "" on a primary */
+
+	/*
+	 * With nodes set: the write leader's name ("" when none or alone), and
+	 * the standbys taking read-only sessions with the client sessions each
+	 * had at the last probe; read_only is then only the fallback.
+	 */
+	char leader[CM_NODE_NAME_LEN];
+	int ro_pool_size;
+	CmTarget ro_pool[CM_MAX_NODES];
+	uint32 ro_load[CM_MAX_NODES];
 } CmRouting;
 
 typedef struct CmSessionSlot

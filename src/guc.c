@@ -14,6 +14,7 @@
 #include "utils/guc.h"
 
 
+#include "cm_cluster.h"
 #include "cm_guc.h"
 #include "cm_tls.h"
 
@@ -53,45 +54,23 @@ int cm_server_connect_timeout = 5000;
 int cm_probe_interval = 1000;
 
 /*
- * nodes is "name=host:port, ...".  Multi-node leader tracking reads it; the
+ * nodes is "name=host:port, ...": the monitor probes every entry.  The
  * syntax is checked here so that a typo is refused at once.
  */
 static bool
 check_nodes(char **newval, void **extra, GucSource source)
 {
-	const char *p = *newval;
+	CmNodeConf conf[CM_MAX_NODES];
+	char err[CM_CLUSTER_REASON_LEN];
 
-	if (p == NULL)
+	if (*newval == NULL)
 		return true;
-	while (*p)
+	if (cm_nodes_parse(*newval, conf, CM_MAX_NODES, err, sizeof(err)) < 0)
 	{
-		const char *eq;
-		const char *colon;
-		const char *end = strchr(p, ',');
-
-		if (end == NULL)
-			end = p + strlen(p);
-		while (p < end && *p == ' ')
-			p++;
-		if (p == end && *end == '\0')
-			break;
-		eq = memchr(p, '=', end - p);
-		colon = eq ? memchr(eq, ':', end - eq) : NULL;
-		if (eq == NULL || eq == p || colon == NULL || colon == eq + 1 ||
-			colon + 1 >= end)
-		{
-			GUC_check_errdetail("Each entry must have the form name=host:port.");
-			return false;
-		}
-		for (const char *d = colon + 1; d < end && *d != ' '; d++)
-		{
-			if (*d < '0' || *d > '9')
-			{
-				GUC_check_errdetail("The port of a node must be a number.");
-				return false;
-			}
-		}
-		p = *end ? end + 1 : end;
+		GUC_check_errdetail("%s.", err);
+		GUC_check_errhint(
+			"Each entry has the form name=host:port, with the node's PostgreSQL port.");
+		return false;
 	}
 	return true;
 }
@@ -217,6 +196,32 @@ cm_guc_ro_port(void)
 	if (rw > 0)
 		return rw + 1 <= 65535 ? rw + 1 : 0;
 	return PostPortNumber + 1001 <= 65535 ? PostPortNumber + 1001 : 0;
+}
+
+int
+cm_guc_http_port(void)
+{
+	int rw = cm_guc_rw_port();
+
+	if (cm_http_port >= 0)
+		return cm_http_port;
+	if (rw > 0)
+		return rw + 2 <= 65535 ? rw + 2 : 0;
+	return PostPortNumber + 1002 <= 65535 ? PostPortNumber + 1002 : 0;
+}
+
+/*
+ * The other nodes' HTTP ports are not in nodes: each is taken to sit at
+ * the same distance from its PostgreSQL port as this node's does (1002 by
+ * default, and when this node serves no HTTP).
+ */
+int
+cm_guc_peer_http_port(int pg_port)
+{
+	int own = cm_guc_http_port();
+	int port = pg_port + (own > 0 ? own - PostPortNumber : 1002);
+
+	return port > 0 && port <= 65535 ? port : 0;
 }
 
 int

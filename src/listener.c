@@ -89,8 +89,12 @@ describe_address(const struct addrinfo *ai, char *buf, size_t len)
 		strlcpy(buf, "?", len);
 }
 
-static void
-open_address(CmPortKind kind, const char *host, int port, int nworkers)
+/*
+ * The addresses to bind for one entry of listen_addresses ("*": all), or
+ * NULL, said in the log, when it does not resolve.  freeaddrinfo() them.
+ */
+struct addrinfo *
+cm_listen_resolve(const char *host, int port)
 {
 	struct addrinfo hints;
 	struct addrinfo *res;
@@ -100,7 +104,7 @@ open_address(CmPortKind kind, const char *host, int port, int nworkers)
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
 	snprintf(portstr, sizeof(portstr), "%d", port);
 	rc = getaddrinfo(strcmp(host, "*") == 0 ? NULL : host, portstr, &hints,
 					 &res);
@@ -109,8 +113,18 @@ open_address(CmPortKind kind, const char *host, int port, int nworkers)
 		ereport(WARNING,
 				(errmsg("connection_manager: could not resolve listen address \"%s\": %s",
 						host, gai_strerror(rc))));
-		return;
+		return NULL;
 	}
+	return res;
+}
+
+static void
+open_address(CmPortKind kind, const char *host, int port, int nworkers)
+{
+	struct addrinfo *res = cm_listen_resolve(host, port);
+
+	if (res == NULL)
+		return;
 	for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next)
 	{
 		char addr[NI_MAXHOST];

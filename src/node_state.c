@@ -20,14 +20,16 @@
 #include "libpq-fe.h"
 #include "postmaster/postmaster.h"
 #include "replication/walreceiver.h"
+#include "utils/backend_status.h"
+#include "utils/guc.h"
 #include "utils/varlena.h"
 
 #include "cm_guc.h"
 #include "cm_node_state.h"
 
 /* Resolves host:port into target; on failure says why in reason. */
-static bool
-resolve_target(const char *host, int port, CmTarget *target, char *reason)
+bool
+cm_resolve_target(const char *host, int port, CmTarget *target, char *reason)
 {
 	struct addrinfo hints;
 	struct addrinfo *res;
@@ -78,7 +80,7 @@ self_target(CmTarget *target, char *reason)
 		host = "127.0.0.1";
 	else if (strcmp(host, "::") == 0)
 		host = "::1";
-	(void) resolve_target(host, PostPortNumber, target, reason);
+	(void) cm_resolve_target(host, PostPortNumber, target, reason);
 	list_free(hosts);
 	pfree(raw);
 }
@@ -147,8 +149,8 @@ upstream_target(CmRouting *out)
 	}
 	connect_host = (host[0] == '\0' || host[0] == '/') ? "127.0.0.1" : host;
 	snprintf(out->upstream, CM_TARGET_NAME_LEN, "%s:%d", host, port);
-	(void) resolve_target(connect_host, port, &out->read_write,
-						  out->no_leader_reason);
+	(void) cm_resolve_target(connect_host, port, &out->read_write,
+							 out->no_leader_reason);
 }
 
 /*
@@ -220,7 +222,7 @@ cm_node_describe(CmRouting *out)
 	if (!out->in_recovery)
 	{
 		out->timeline = GetWALInsertionTimeLine();
-		out->wal_position = GetXLogInsertRecPtr();
+		out->wal_position = GetFlushRecPtr(NULL);
 		self_target(&out->read_write, out->no_leader_reason);
 	}
 	else
@@ -233,4 +235,43 @@ cm_node_describe(CmRouting *out)
 		out->replay_lag = replay_lag(out->wal_position);
 	}
 	choose_read_only(out);
+}
+
+/* Client backends of this node: the load the read-only pool balances. */
+static uint32
+client_sessions(void)
+{
+	uint32 n = 0;
+	int total = pgstat_fetch_stat_numbackends();
+
+	for (int i = 1; i <= total; i++)
+	{
+		LocalPgBackendStatus *b = pgstat_fetch_stat_local_beentry(i);
+
+		if (b && b->backendStatus.st_backendType == B_BACKEND)
+			n++;
+	}
+	pgstat_clear_backend_activity_snapshot();
+	return n;
+}
+
+/* What this node serves about itself on GET /node/state. */
+void
+cm_node_self(const CmRouting *described, uint64 instance, CmNodeState *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->reachable = true;
+	strlcpy(out->name, cluster_name ? cluster_name : "", sizeof(out->name));
+	out->system_identifier = described->system_identifier;
+	out->in_recovery = described->in_recovery;
+	out->timeline = described->timeline;
+	out->wal_lsn = described->wal_position;
+	if (described->in_recovery)
+	{
+		SpinLockAcquire(&WalRcv->mutex);
+		out->streaming = WalRcv->walRcvState == WALRCV_STREAMING;
+		SpinLockRelease(&WalRcv->mutex);
+	}
+	out->sessions = client_sessions();
+	out->instance = instance;
 }

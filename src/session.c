@@ -18,6 +18,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "common/pg_prng.h"
 #include "common/string.h"
 #include "port.h"
 #include "postmaster/postmaster.h"
@@ -573,6 +574,28 @@ cm_session_authenticated(CmSession *s)
 	session_route(s);
 }
 
+/*
+ * Sessions this worker sent to each standby of the pool since the routing
+ * state last changed: added to the load each standby had at the last probe,
+ * so that a burst of sessions spreads before the next probe sees it.
+ */
+static uint32 pool_sent[CM_MAX_NODES];
+
+/* The least loaded standby of the pool; equally loaded ones at random. */
+static int
+pick_read_only(const CmRouting *r)
+{
+	uint32 load[CM_MAX_NODES];
+	int i;
+
+	for (i = 0; i < r->ro_pool_size; i++)
+		load[i] = r->ro_load[i] + pool_sent[i];
+	i = cm_pool_pick(load, r->ro_pool_size,
+					 pg_prng_uint32(&pg_global_prng_state));
+	pool_sent[i]++;
+	return i;
+}
+
 static void
 session_route(CmSession *s)
 {
@@ -580,6 +603,12 @@ session_route(CmSession *s)
 
 	if (s->port == CM_PORT_READ_ONLY)
 	{
+		if (r->ro_pool_size > 0)
+		{
+			s->target = r->ro_pool[pick_read_only(r)];
+			session_connect(s);
+			return;
+		}
 		if (!r->read_only.valid)
 		{
 			session_fail(s, "57P03", "no read-only target is available",
@@ -1251,6 +1280,7 @@ cm_session_routing_changed(void)
 {
 	dlist_mutable_iter iter;
 
+	memset(pool_sent, 0, sizeof(pool_sent));
 	dlist_foreach_modify (iter, &sessions)
 	{
 		CmSession *s = dlist_container(CmSession, node, iter.cur);

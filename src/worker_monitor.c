@@ -1,11 +1,23 @@
 /*
  * worker_monitor.c
- *		Main of the monitor worker: every probe_interval it describes this
- *		node and publishes the routing state in shared memory, which wakes
- *		the proxy workers.  Routing changes are logged with their reason.
+ *		Main of the monitor worker.  Every probe_interval it describes this
+ *		node; alone (nodes empty), that description is the routing state.
+ *		With nodes set, it then reads every node's state over HTTP (this
+ *		node's too, through its own HTTP port), decides the write leader and
+ *		the read-only pool, and publishes the result in shared memory, which
+ *		wakes the proxy workers.  It also serves the HTTP port.  Routing
+ *		changes are logged with their reason.
+ *
+ * One loop, one epoll set for the HTTP server and the probes, waited on
+ * inside a WaitEventSet with the latch (signals) and postmaster death.
  */
 #include "postgres.h"
 
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/pg_prng.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -13,16 +25,155 @@
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "utils/guc.h"
+#include "utils/memutils.h"
 
 #include "cm_guc.h"
+#include "cm_monitor.h"
 #include "cm_node_state.h"
-#include "cm_shmem.h"
+#include "cm_proxy.h"
 #include "cm_worker.h"
+
+#define CM_MON_EPOLL_BATCH 32
+#define CM_MON_MAX_WAIT_MS                                                    \
+	1000 /* HTTP deadlines are swept at least this often */
+
+CmMonView cm_mon_view;
+
+static int epoll_fd = -1;
+
+/* The nodes setting as last parsed, and each node's resolved addresses. */
+static char *nodes_text = NULL;
+static CmNodeConf nodes[CM_MAX_NODES];
+static int nnodes = 0;
+static CmTarget node_target[CM_MAX_NODES];
+static struct sockaddr_storage node_http[CM_MAX_NODES];
+static socklen_t node_http_len[CM_MAX_NODES];
+
+static uint64 instance; /* this monitor's run, served as "instance" */
+static uint32 timeline_mark = 0;
+static CmRouting described; /* this node at the last tick */
+static bool round_active = false;
+
+bool
+cm_mon_watch(CmMonEvent *ev, uint32 events)
+{
+	struct epoll_event e;
+
+	e.events = events;
+	e.data.ptr = ev;
+	return epoll_ctl(epoll_fd, EPOLL_CTL_ADD, ev->fd, &e) == 0;
+}
+
+void
+cm_mon_modify(CmMonEvent *ev, uint32 events)
+{
+	struct epoll_event e;
+
+	e.events = events;
+	e.data.ptr = ev;
+	(void) epoll_ctl(epoll_fd, EPOLL_CTL_MOD, ev->fd, &e);
+}
+
+void
+cm_mon_forget(CmMonEvent *ev)
+{
+	if (ev->fd < 0)
+		return;
+	(void) epoll_ctl(epoll_fd, EPOLL_CTL_DEL, ev->fd, NULL);
+	close(ev->fd);
+	ev->fd = -1;
+}
+
+/*
+ * Reads nodes again when it changed.  Names are resolved here, once:
+ * getaddrinfo() may block on DNS, so use addresses where that matters.
+ */
+static void
+load_nodes(void)
+{
+	const char *text = cm_nodes ? cm_nodes : "";
+	char err[CM_CLUSTER_REASON_LEN];
+
+	if (nodes_text && strcmp(nodes_text, text) == 0)
+		return;
+	if (round_active)
+	{
+		/* its answers are numbered by the old list */
+		cm_probe_abort_all();
+		round_active = false;
+	}
+	if (nodes_text)
+		pfree(nodes_text);
+	nodes_text = MemoryContextStrdup(TopMemoryContext, text);
+	nnodes = cm_nodes_parse(text, nodes, CM_MAX_NODES, err, sizeof(err));
+	if (nnodes < 0)
+	{
+		/* the setting's check refuses this; keep running alone */
+		ereport(LOG, (errmsg("connection_manager: nodes is invalid: %s", err)));
+		nnodes = 0;
+	}
+	for (int i = 0; i < nnodes; i++)
+	{
+		char reason[CM_REASON_LEN];
+		CmTarget http;
+
+		memset(&node_target[i], 0, sizeof(CmTarget));
+		if (!cm_resolve_target(nodes[i].host, nodes[i].port, &node_target[i],
+							   reason))
+			ereport(LOG, (errmsg("connection_manager: node \"%s\": %s",
+								 nodes[i].name, reason)));
+		strlcpy(node_target[i].node, nodes[i].name, CM_NODE_NAME_LEN);
+		node_http_len[i] = 0;
+		memset(&http, 0, sizeof(http));
+		if (cm_guc_peer_http_port(nodes[i].port) > 0 &&
+			cm_resolve_target(nodes[i].host, cm_guc_peer_http_port(nodes[i].port),
+							  &http, reason))
+		{
+			memcpy(&node_http[i], &http.addr, http.addrlen);
+			node_http_len[i] = http.addrlen;
+		}
+	}
+	if (nnodes > 0)
+		ereport(LOG,
+				(errmsg("connection_manager: following %d nodes", nnodes),
+				 errdetail("Each node's state is read from its HTTP port, %d above its PostgreSQL port.",
+						   cm_guc_peer_http_port(0))));
+}
+
+static void
+pool_names(const CmRouting *r, char *out, size_t len)
+{
+	out[0] = '\0';
+	for (int i = 0; i < r->ro_pool_size; i++)
+	{
+		if (i > 0)
+			strlcat(out, ", ", len);
+		strlcat(out, r->ro_pool[i].node, len);
+	}
+}
 
 static void
 log_read_only_change(const CmRouting *old, const CmRouting *now)
 {
-	if (old->read_only.valid == now->read_only.valid &&
+	char old_pool[CM_MAX_NODES * (CM_NODE_NAME_LEN + 2)];
+	char new_pool[CM_MAX_NODES * (CM_NODE_NAME_LEN + 2)];
+
+	pool_names(old, old_pool, sizeof(old_pool));
+	pool_names(now, new_pool, sizeof(new_pool));
+	if (strcmp(old_pool, new_pool) != 0 && now->ro_pool_size > 0)
+	{
+		ereport(LOG,
+				(errmsg("connection_manager: read-only sessions go to the standbys %s",
+						new_pool),
+				 errdetail("They stream from the write leader \"%s\" on its timeline%s.",
+						   now->leader,
+						   cm_read_only_max_lag >= 0 ? " within read_only_max_lag"
+													 : "")));
+		return;
+	}
+	if (now->ro_pool_size > 0)
+		return;
+	if (old->ro_pool_size == 0 && old->read_only.valid == now->read_only.valid &&
 		old->read_only_is_leader == now->read_only_is_leader &&
 		strcmp(old->read_only.name, now->read_only.name) == 0)
 		return;
@@ -51,7 +202,13 @@ log_routing_change(const CmRouting *old, const CmRouting *now)
 		strcmp(old->read_write.name, now->read_write.name) == 0 &&
 		strcmp(old->no_leader_reason, now->no_leader_reason) == 0)
 		return;
-	if (now->read_write.valid)
+	if (now->read_write.valid && now->leader[0])
+		ereport(LOG,
+				(errmsg("connection_manager: read-write sessions go to \"%s\"",
+						now->read_write.name),
+				 errdetail("Node \"%s\" is the write leader, on timeline %u.",
+						   now->leader, timeline_mark)));
+	else if (now->read_write.valid)
 		ereport(LOG,
 				(errmsg("connection_manager: read-write sessions go to \"%s\"",
 						now->read_write.name),
@@ -63,45 +220,162 @@ log_routing_change(const CmRouting *old, const CmRouting *now)
 					  errdetail("%s", now->no_leader_reason)));
 }
 
+static void
+publish(const CmRouting *now)
+{
+	log_routing_change(&cm_mon_view.routing, now);
+	cm_routing_publish(now);
+	cm_mon_view.routing = *now;
+}
+
+/* Turns the decision over the nodes into the routing state. */
+static void
+finish_round(void)
+{
+	CmNodeState states[CM_MAX_NODES];
+	CmClusterDecision d;
+	CmRouting r = described;
+
+	round_active = false;
+	cm_probe_round_results(states, nnodes);
+	cm_cluster_decide(nodes, states, nnodes, described.system_identifier,
+					  &timeline_mark, cm_read_only_max_lag, &d);
+
+	memset(&r.read_write, 0, sizeof(CmTarget));
+	memset(&r.read_only, 0, sizeof(CmTarget));
+	r.read_only_is_leader = false;
+	r.leader[0] = '\0';
+	if (d.leader >= 0 && node_target[d.leader].valid)
+	{
+		r.read_write = node_target[d.leader];
+		strlcpy(r.leader, nodes[d.leader].name, CM_NODE_NAME_LEN);
+		r.no_leader_reason[0] = '\0';
+	}
+	else if (d.leader >= 0)
+		snprintf(r.no_leader_reason, CM_REASON_LEN,
+				 "the address of the write leader \"%s\" did not resolve",
+				 nodes[d.leader].name);
+	else
+		strlcpy(r.no_leader_reason, d.no_leader_reason, CM_REASON_LEN);
+
+	r.ro_pool_size = 0;
+	for (int i = 0; i < d.pool_size; i++)
+	{
+		int n = d.pool[i];
+
+		if (!node_target[n].valid)
+			continue;
+		r.ro_pool[r.ro_pool_size] = node_target[n];
+		r.ro_load[r.ro_pool_size] = states[n].sessions;
+		r.ro_pool_size++;
+	}
+	if (r.ro_pool_size > 0)
+		strlcpy(r.read_only_reason, "standbys follow the write leader",
+				CM_REASON_LEN);
+	else
+	{
+		strlcpy(r.read_only_reason, d.no_pool_reason, CM_REASON_LEN);
+		if (cm_read_only_fallback == CM_RO_FALLBACK_LEADER && r.read_write.valid)
+		{
+			r.read_only = r.read_write;
+			r.read_only_is_leader = true;
+		}
+	}
+	cm_mon_view.self_is_leader =
+		d.leader >= 0 && states[d.leader].instance == instance;
+	publish(&r);
+}
+
+/* The start of a probe interval: describe this node, then read the others. */
+static void
+tick(int64 now)
+{
+	cm_node_describe(&described);
+	cm_node_self(&described, instance, &cm_mon_view.self);
+	if (nnodes == 0)
+	{
+		cm_mon_view.self_is_leader = !described.in_recovery;
+		publish(&described);
+		return;
+	}
+	cm_probe_round_start(node_http, node_http_len, nnodes,
+						 now + Max(100, Min(cm_probe_interval * 3 / 4, 5000)));
+	round_active = true;
+}
+
+static void
+dispatch_events(void)
+{
+	struct epoll_event events[CM_MON_EPOLL_BATCH];
+	int n = epoll_wait(epoll_fd, events, CM_MON_EPOLL_BATCH, 0);
+
+	for (int i = 0; i < n; i++)
+	{
+		CmMonEvent *ev = events[i].data.ptr;
+
+		ev->handler(ev, events[i].events);
+	}
+}
+
 void
 cm_monitor_main(Datum arg)
 {
-	CmRouting last;
-	bool warned_nodes = false;
+	WaitEventSet *wes;
+	int64 next_tick = 0;
 
 	(void) arg;
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
 	BackgroundWorkerUnblockSignals();
-	memset(&last, 0, sizeof(last));
+	memset(&cm_mon_view, 0, sizeof(cm_mon_view));
+	if (!pg_strong_random(&instance, sizeof(instance)) || instance == 0)
+		instance = (uint64) MyProcPid << 32 | (uint64) time(NULL);
+
+	epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (epoll_fd < 0)
+		ereport(FATAL,
+				(errmsg("connection_manager: could not create an epoll set: %m")));
+	wes = CreateWaitEventSet(TopMemoryContext, 3);
+	AddWaitEventToSet(wes, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
+	AddWaitEventToSet(wes, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+	AddWaitEventToSet(wes, WL_SOCKET_READABLE, epoll_fd, NULL, NULL);
+	load_nodes();
+	cm_http_open();
 
 	while (!ShutdownRequestPending)
 	{
-		CmRouting now;
+		WaitEvent ev[3];
+		int64 now = cm_now_ms();
+		int64 wait;
 
+		if (now >= next_tick)
+		{
+			if (round_active)
+				finish_round(); /* probes still out count as unreachable */
+			tick(now);
+			next_tick = now + cm_probe_interval;
+		}
+		if (round_active && cm_probe_round_done(now))
+			finish_round();
+		cm_http_check_timeouts(now);
+
+		wait = Min(next_tick - now, CM_MON_MAX_WAIT_MS);
+		if (round_active)
+			wait = Min(wait, 50); /* the round's deadline is checked often */
+		(void) WaitEventSetWait(wes, (long) Max(wait, 0), ev, lengthof(ev),
+								PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+			load_nodes();
+			next_tick = 0; /* act on the new settings at once */
 		}
-		if (cm_nodes && cm_nodes[0] && !warned_nodes)
-		{
-			ereport(WARNING,
-					(errmsg("connection_manager: leader tracking across connection_manager.nodes is not available in this version"),
-					 errdetail(
-						 "Each node routes by its own state: a primary to itself, a standby to its upstream.")));
-			warned_nodes = true;
-		}
-		cm_node_describe(&now);
-		log_routing_change(&last, &now);
-		cm_routing_publish(&now);
-		last = now;
-
-		(void) WaitLatch(MyLatch,
-						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 cm_probe_interval, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
+		dispatch_events();
 	}
+	cm_probe_abort_all();
+	cm_http_close_all();
 	proc_exit(1);
 }

@@ -18,30 +18,54 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Time::HiRes qw(time usleep);
 
-our @EXPORT = qw(cm_login cm_fix_secret cm_primary cm_standby cm_configure cm_psql cm_wait_for_port
+our @EXPORT = qw(cm_http cm_http_raw cm_login cm_fix_secret cm_primary cm_standby cm_configure cm_psql cm_wait_for_port
   cm_background_psql cm_raw cm_error_fields cm_startup_packet);
 
 # Settings every test node gets; the ports come from get_free_port() so
 # that tests never collide with other nodes' ports.
+#
+# With derived_ports => 1 the manager's ports are left to their defaults
+# (the node's port + 1000, 1001, 1002), as multi-node tests need: a node
+# finds the others' HTTP ports at the same distance from their PostgreSQL
+# ports as its own.
 sub cm_configure
 {
-	my ($node, %opt) = @_;	my $rw = $opt{rw_port} // PostgreSQL::Test::Cluster::get_free_port();
-	my $ro = $opt{ro_port} // PostgreSQL::Test::Cluster::get_free_port();
+	my ($node, %opt) = @_;
+	my ($rw, $ro, $http, $ports);
+	if ($opt{derived_ports})
+	{
+		($rw, $ro, $http) = map { $node->port + $_ } (1000, 1001, 1002);
+		for my $p ($rw, $ro, $http)
+		{
+			die "port $p of node " . $node->name . " is taken"
+			  unless PostgreSQL::Test::Cluster::can_bind('127.0.0.1', $p);
+		}
+		$ports = '';
+	}
+	else
+	{
+		$rw = $opt{rw_port} // PostgreSQL::Test::Cluster::get_free_port();
+		$ro = $opt{ro_port} // PostgreSQL::Test::Cluster::get_free_port();
+		$http = $opt{http_port} // PostgreSQL::Test::Cluster::get_free_port();
+		$ports = "connection_manager.read_write_port = $rw\n"
+		  . "connection_manager.read_only_port = $ro\n"
+		  . "connection_manager.http_port = $http\n";
+	}
 	my $workers = $opt{workers} // 2;
 	$node->append_conf(
 		'postgresql.conf', qq{
 listen_addresses = '127.0.0.1'
 shared_preload_libraries = 'connection_manager'
-connection_manager.read_write_port = $rw
-connection_manager.read_only_port = $ro
-connection_manager.workers = $workers
+${ports}connection_manager.workers = $workers
 max_worker_processes = 16
 max_connections = 40
 wal_receiver_status_interval = 1s
 authentication_timeout = 2s
 });
-	$node->append_conf('postgresql.conf', $opt{extra}) if $opt{extra};	$node->{cm_rw_port} = $rw;
+	$node->append_conf('postgresql.conf', $opt{extra}) if $opt{extra};
+	$node->{cm_rw_port} = $rw;
 	$node->{cm_ro_port} = $ro;
+	$node->{cm_http_port} = $http;
 	return $node;
 }
 
@@ -55,10 +79,36 @@ sub cm_fix_secret
 	return;
 }
 
+# A PostgreSQL port whose derived manager ports (+1000, +1001, +1002) are
+# free and clash with no other node's of this test.
+my %derived_taken;
+
+sub cm_derived_port
+{
+	for (1 .. 1000)
+	{
+		my $p = PostgreSQL::Test::Cluster::get_free_port();
+		my @ports = ($p, $p + 1000, $p + 1001, $p + 1002);
+		next if grep { $derived_taken{$_} } @ports;
+		next if grep { !PostgreSQL::Test::Cluster::can_bind('127.0.0.1', $_) }
+		  @ports[ 1 .. 3 ];
+		$derived_taken{$_} = 1 for @ports;
+		return $p;
+	}
+	die 'no port with free derived ports';
+}
+
+sub cm_new_node
+{
+	my ($name, %opt) = @_;
+	return PostgreSQL::Test::Cluster->new($name,
+		$opt{derived_ports} ? (port => cm_derived_port()) : ());
+}
+
 sub cm_primary
 {
 	my ($name, %opt) = @_;
-	my $node = PostgreSQL::Test::Cluster->new($name);
+	my $node = cm_new_node($name, %opt);
 	$node->init(allows_streaming => 1);
 	return cm_configure($node, %opt);
 }
@@ -66,10 +116,51 @@ sub cm_primary
 sub cm_standby
 {
 	my ($name, $primary, $backup, %opt) = @_;
-	my $node = PostgreSQL::Test::Cluster->new($name);	$node->init_from_backup($primary, $backup,
+	my $node = cm_new_node($name, %opt);
+	$node->init_from_backup($primary, $backup,
 		has_streaming => $opt{has_streaming} // 1);
 	cm_fix_secret($node);
 	return cm_configure($node, %opt);
+}
+
+# Sends raw bytes to an HTTP port and returns everything answered until
+# the server closes (or the timeout, in seconds, passes).
+sub cm_http_raw
+{
+	my ($port, $bytes, %opt) = @_;
+	my $sock = IO::Socket::INET->new(
+		PeerAddr => '127.0.0.1',
+		PeerPort => $port,
+		Proto => 'tcp',
+		Timeout => 10) or return undef;
+	$sock->blocking(1);
+	syswrite($sock, $bytes) if length $bytes;
+	my $sel = IO::Select->new($sock);
+	my $deadline = time + ($opt{timeout} // 10);
+	my $answer = '';
+	while (time < $deadline)
+	{
+		last unless $sel->can_read($deadline - time);
+		my $n = sysread($sock, my $chunk, 65536);
+		last unless $n;
+		$answer .= $chunk;
+	}
+	close $sock;
+	return $answer;
+}
+
+# GET path from an HTTP port: returns (status, body); status 0 when there
+# was no well-formed answer.
+sub cm_http
+{
+	my ($port, $path, %opt) = @_;
+	my $method = $opt{method} // 'GET';
+	my $answer = cm_http_raw($port,
+		"$method $path HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+	return (0, '') unless defined $answer;
+	return (0, $answer)
+	  unless $answer =~ m{\AHTTP/1\.1 (\d{3}) [^\r\n]*\r\n(?:.*?\r\n)?\r\n(.*)\z}s;
+	return ($1, $2);
 }
 
 # Runs psql through a manager port; returns (exit code, stdout, stderr).
@@ -102,16 +193,18 @@ sub cm_wait_for_port
 	return 0;
 }
 
-# A psql session held open through a port: returns an object with
+# A psql session held open through a port (host => a socket directory
+# for a direct session): returns an object with
 # query($sql) (waits for the answer) and quit().
 sub cm_background_psql
 {
-	my ($port) = @_;
+	my ($port, %opt) = @_;
+	my $host = $opt{host} // '127.0.0.1';
 	my $self = { in => '', out => '', err => '' };
 	$self->{h} = IPC::Run::start(
 		[
 			'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-d',
-			"host=127.0.0.1 port=$port dbname=postgres", '-f', '-'
+			"host=$host port=$port dbname=postgres", '-f', '-'
 		],
 		'<', \$self->{in}, '>', \$self->{out}, '2>', \$self->{err},
 		IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
