@@ -32,7 +32,8 @@ OBJS = \
 	src/node_json.o \
 	src/http_proto.o \
 	src/http_server.o \
-	src/probe.o
+	src/probe.o \
+	src/mark_file.o
 PGFILEDESC = "connection_manager - in-server connection manager"
 
 PG_CPPFLAGS = -I$(srcdir)/include -I$(libpq_srcdir)

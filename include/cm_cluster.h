@@ -9,14 +9,20 @@
  *
  * The state a node serves is a flat JSON object:
  *
- *		{"name":"pg1","system_identifier":"7312...","in_recovery":false,
- *		 "timeline":1,"wal_lsn":"0/3000148","streaming":false,"sessions":3}
+ *		{"name":"pg1","system_identifier":"7312...","port":5432,
+ *		 "in_recovery":false,"timeline":1,"timeline_mark":1,
+ *		 "wal_lsn":"0/3000148","streaming":false,"sessions":3,
+ *		 "instance":"5f0c..."}
  *
  * system_identifier is a string because it does not fit a JSON number's
  * exact range; wal_lsn is the WAL flushed on a primary and replayed on a
  * standby; streaming says a standby's WAL receiver streams;
  * sessions counts the node's client backends, the load the read-only pool
- * is balanced by.  Unknown keys are ignored, so newer nodes can add some.
+ * is balanced by; port is its PostgreSQL port and instance a random number
+ * drawn when its monitor started, so that a monitor can tell which entry of
+ * the list answered, and whether two entries are the same server;
+ * timeline_mark is the highest timeline that monitor has seen.  Every key
+ * is required; unknown keys are skipped, so newer nodes can add some.
  */
 #ifndef CM_CLUSTER_H
 #define CM_CLUSTER_H
@@ -28,7 +34,7 @@
 #define CM_MAX_NODES		  32
 #define CM_NODE_NAME_LEN	  64
 #define CM_NODE_HOST_LEN	  256
-#define CM_NODE_STATE_MAX	  1024 /* a served state is never longer */
+#define CM_NODE_STATE_MAX	  4096 /* the longest state read */
 #define CM_CLUSTER_REASON_LEN 256
 
 /* One entry of connection_manager.nodes: name=host:port. */
@@ -50,7 +56,9 @@ typedef struct CmNodeState
 	uint64_t wal_lsn;
 	bool streaming;
 	uint32_t sessions;
-	uint64_t instance; /* random per monitor start: tells a node itself */
+	uint64_t instance;		/* random per monitor start: tells a node itself */
+	int port;				/* its PostgreSQL port, to match the list */
+	uint32_t timeline_mark; /* the highest timeline its monitor has seen */
 } CmNodeState;
 
 /* The leader and read-only pool decided from every node's state. */
@@ -62,6 +70,7 @@ typedef struct CmClusterDecision
 	int pool_size;
 	char no_pool_reason[CM_CLUSTER_REASON_LEN]; /* why the pool is empty */
 	int reachable; /* nodes that answered as this cluster */
+	char warning[CM_CLUSTER_REASON_LEN]; /* an answer was set aside: why */
 } CmClusterDecision;
 
 /*

@@ -25,6 +25,7 @@ typedef enum CmHttpParse
 	CM_HTTP_DONE,
 	CM_HTTP_BAD,	   /* 400 */
 	CM_HTTP_TOO_LARGE, /* 431 */
+	CM_HTTP_URI_LONG,  /* 414: the path alone is too long */
 	CM_HTTP_VERSION	   /* 505 */
 } CmHttpParse;
 

@@ -13,7 +13,11 @@
 #include "cm_cluster.h"
 #include "cm_shmem.h"
 
-/* Something the monitor's epoll set watches: a socket and its handler. */
+/*
+ * Something the monitor's epoll set watches: a socket and its handler.  A
+ * handler may close other objects than its own: it then sets their handler
+ * to NULL and frees them only after the batch (dispatch skips NULL).
+ */
 typedef struct CmMonEvent
 {
 	int fd;
@@ -38,6 +42,7 @@ extern CmMonView cm_mon_view;
 extern void cm_http_open(void);
 extern void cm_http_close_all(void);
 extern void cm_http_check_timeouts(int64 now);
+extern void cm_http_free_closed(void);
 
 /* probe.c: one round reads every node's /node/state */
 extern void
@@ -46,5 +51,9 @@ cm_probe_round_start(const struct sockaddr_storage *addrs,
 extern bool cm_probe_round_done(int64 now);
 extern void cm_probe_round_results(CmNodeState *out, int n);
 extern void cm_probe_abort_all(void);
+
+/* mark_file.c: the timeline mark kept across restarts */
+extern uint32 cm_mark_load(void);
+extern bool cm_mark_store(uint32 mark);
 
 #endif /* CM_MONITOR_H */

@@ -8,7 +8,7 @@
 
 #include "cm_shmem.h"
 
-extern void cm_node_describe(CmRouting *out);
+extern void cm_node_describe(CmRouting *out, bool targets);
 extern void
 cm_node_self(const CmRouting *described, uint64 instance, CmNodeState *out);
 extern bool

@@ -4,8 +4,8 @@
  *		monitor publishes, connection counters per worker, and the session
  *		table that maps our cancel keys to server backends.
  *
- * Locking: the routing state is guarded by routing_lock (a spinlock, held
- * only to copy the struct); readers compare routing_generation first and
+ * Locking: the routing state is a seqlock (routing_seq, odd while the
+ * monitor writes; see shmem.c); readers compare routing_generation first and
  * copy only when it moved.  Each session slot has its own spinlock; a slot
  * is allocated and freed only by the worker owning its partition.
  */
@@ -74,7 +74,7 @@ typedef struct CmSessionSlot
 
 typedef struct CmShared
 {
-	slock_t routing_lock;
+	pg_atomic_uint32 routing_seq;
 	pg_atomic_uint64 routing_generation;
 	CmRouting routing;
 

@@ -5,7 +5,7 @@
  *
  * The leader is the one reachable node of this cluster (same system
  * identifier) that is not in recovery and runs on the highest timeline
- * seen.  The mark only rises: a primary below it is an old primary that
+ * seen, by this monitor or by any node's (each serves its mark).  The mark only rises: a primary below it is an old primary that
  * came back after a failover and must never take writes.  Two primaries on
  * the mark, or fewer than a majority of the nodes answering as this cluster,
  * mean no leader: refuse rather than guess.
@@ -190,6 +190,14 @@ cm_nodes_parse(const char *text, CmNodeConf *out, int max, char *err,
 				snprintf(err, errlen, "node \"%s\" is named twice", out[n].name);
 				return -1;
 			}
+			if (strcmp(out[i].host, out[n].host) == 0 &&
+				out[i].port == out[n].port)
+			{
+				snprintf(err, errlen,
+						 "nodes \"%s\" and \"%s\" have the same address",
+						 out[i].name, out[n].name);
+				return -1;
+			}
 		}
 		n++;
 		p = comma ? comma + 1 : stop;
@@ -204,11 +212,15 @@ decide_leader(const CmNodeConf *conf, const CmNodeState *nodes, int n,
 	int primaries = 0;
 	int below = -1;
 
+	/* the mark rises to the highest timeline, or mark, any node has seen */
 	for (int i = 0; i < n; i++)
 	{
-		if (nodes[i].reachable && nodes[i].system_identifier == sysid &&
-			nodes[i].timeline > *mark)
+		if (!nodes[i].reachable || nodes[i].system_identifier != sysid)
+			continue;
+		if (nodes[i].timeline > *mark)
 			*mark = nodes[i].timeline;
+		if (nodes[i].timeline_mark > *mark)
+			*mark = nodes[i].timeline_mark;
 	}
 	if (out->reachable * 2 <= n)
 	{
@@ -305,20 +317,59 @@ decide_pool(const CmNodeConf *conf, const CmNodeState *nodes, int n,
 				 "no reachable standby of this cluster is known");
 }
 
+/*
+ * Keeps only answers that can be trusted to come from the entry asked: the
+ * node must serve the PostgreSQL port the list gives it, and one server
+ * (one monitor instance) answering for two entries counts once.
+ */
+static void
+vet_answers(const CmNodeConf *conf, const CmNodeState *nodes, int n,
+			CmNodeState *vetted, CmClusterDecision *out)
+{
+	for (int i = 0; i < n; i++)
+	{
+		vetted[i] = nodes[i];
+		if (!nodes[i].reachable)
+			continue;
+		if (nodes[i].port != conf[i].port)
+		{
+			vetted[i].reachable = false;
+			snprintf(out->warning, CM_CLUSTER_REASON_LEN,
+					 "node \"%s\" answered with PostgreSQL port %d, not %d: its HTTP port is not at the same distance from its PostgreSQL port as this node's",
+					 conf[i].name, nodes[i].port, conf[i].port);
+			continue;
+		}
+		for (int j = 0; j < i; j++)
+		{
+			if (vetted[j].reachable && vetted[j].instance == nodes[i].instance)
+			{
+				vetted[i].reachable = false;
+				snprintf(out->warning, CM_CLUSTER_REASON_LEN,
+						 "nodes \"%s\" and \"%s\" are the same server; it counts once",
+						 conf[j].name, conf[i].name);
+				break;
+			}
+		}
+	}
+}
+
 void
 cm_cluster_decide(const CmNodeConf *conf, const CmNodeState *nodes, int n,
 				  uint64_t self_sysid, uint32_t *timeline_mark,
 				  int64_t max_lag, CmClusterDecision *out)
 {
+	CmNodeState vetted[CM_MAX_NODES];
+
 	memset(out, 0, sizeof(*out));
 	out->leader = -1;
 	n = n < CM_MAX_NODES ? n : CM_MAX_NODES;
+	vet_answers(conf, nodes, n, vetted, out);
 	/* a node that answers for another cluster is no vote in this one */
 	for (int i = 0; i < n; i++)
 		out->reachable +=
-			nodes[i].reachable && nodes[i].system_identifier == self_sysid;
-	decide_leader(conf, nodes, n, self_sysid, timeline_mark, out);
-	decide_pool(conf, nodes, n, self_sysid, max_lag, out);
+			vetted[i].reachable && vetted[i].system_identifier == self_sysid;
+	decide_leader(conf, vetted, n, self_sysid, timeline_mark, out);
+	decide_pool(conf, vetted, n, self_sysid, max_lag, out);
 }
 
 int

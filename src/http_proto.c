@@ -152,7 +152,7 @@ cm_http_parse_request(const char *buf, size_t len, CmHttpRequest *out)
 			path_len = (size_t) (q - target);
 	}
 	if (path_len >= sizeof(out->path))
-		return CM_HTTP_TOO_LARGE;
+		return CM_HTTP_URI_LONG;
 	if (!check_headers(next_line(buf, end), end, &cl))
 		return CM_HTTP_BAD;
 	memcpy(out->method, buf, (size_t) (sp1 - buf));

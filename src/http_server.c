@@ -5,9 +5,11 @@
  *
  * One request per connection: read the head (at most CM_HTTP_REQUEST_MAX
  * bytes, within CM_HTTP_DEADLINE_MS), write the answer, close.  At most
- * CM_HTTP_MAX_CONNS connections are open; one more is accepted and closed
- * at once.  Nothing here blocks the monitor: sockets are non-blocking and
- * every answer is small enough to be built whole.
+ * CM_HTTP_MAX_CONNS connections are open; when one more comes, the oldest
+ * is closed, so idle connections cannot lock out the other nodes' probes.
+ * Nothing here blocks the monitor or raises an error: sockets are
+ * non-blocking, memory is asked for without failing, and every answer is
+ * built whole in the connection's own buffer.
  */
 #include "postgres.h"
 
@@ -20,7 +22,7 @@
 #include <unistd.h>
 
 #include "lib/ilist.h"
-#include "lib/stringinfo.h"
+#include "utils/memutils.h"
 #include "utils/varlena.h"
 
 #include "cm_guc.h"
@@ -31,7 +33,8 @@
 
 #define CM_HTTP_MAX_LISTENERS 16
 #define CM_HTTP_MAX_CONNS	  64
-#define CM_HTTP_DEADLINE_MS	  5000
+#define CM_HTTP_DEADLINE_MS	  2000
+#define CM_HTTP_ANSWER_LEN	  2048
 #define CM_HTTP_BACKLOG		  64
 
 typedef struct HttpConn
@@ -41,15 +44,18 @@ typedef struct HttpConn
 	int64 deadline;
 	size_t in_len;
 	char in[CM_HTTP_REQUEST_MAX];
-	char *out; /* palloc'd answer, once the request is read */
+	bool answered; /* out holds the answer */
 	size_t out_len;
 	size_t out_sent;
+	char out[CM_HTTP_ANSWER_LEN];
 } HttpConn;
 
 static CmMonEvent listeners[CM_HTTP_MAX_LISTENERS];
 static int nlisteners = 0;
-static dlist_head conns = DLIST_STATIC_INIT(conns);
+static dlist_head conns = DLIST_STATIC_INIT(conns);	  /* oldest first */
+static dlist_head closed = DLIST_STATIC_INIT(closed); /* to free */
 static int nconns = 0;
+static bool accept_paused = false; /* out of descriptors: until the sweep */
 
 static void conn_close(HttpConn *c);
 
@@ -58,21 +64,21 @@ static void
 conn_answer(HttpConn *c, int status, const char *reason, const char *type,
 			const char *body, bool head_only)
 {
-	StringInfoData s;
 	size_t body_len = strlen(body);
-
-	initStringInfo(&s);
-	appendStringInfo(&s,
+	int n = snprintf(c->out, sizeof(c->out),
 					 "HTTP/1.1 %d %s\r\n"
 					 "Content-Type: %s\r\n"
 					 "Content-Length: %zu\r\n"
 					 "Cache-Control: no-store\r\n"
-					 "Connection: close\r\n\r\n",
-					 status, reason, type, body_len);
-	if (!head_only)
-		appendBinaryStringInfo(&s, body, (int) body_len);
-	c->out = s.data;
-	c->out_len = s.len;
+					 "Connection: close\r\n\r\n%s",
+					 status, reason, type, body_len, head_only ? "" : body);
+
+	if (n < 0 || (size_t) n >= sizeof(c->out))
+		n = snprintf(c->out, sizeof(c->out),
+					 "HTTP/1.1 500 Internal Server Error\r\n"
+					 "Content-Length: 0\r\nConnection: close\r\n\r\n");
+	c->answered = true;
+	c->out_len = (size_t) n;
 	c->out_sent = 0;
 }
 
@@ -161,6 +167,8 @@ conn_read(HttpConn *c)
 {
 	CmHttpRequest req;
 
+	bool eof = false;
+
 	for (;;)
 	{
 		ssize_t n;
@@ -172,16 +180,23 @@ conn_read(HttpConn *c)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
-		if (n <= 0)
+		if (n < 0)
 		{
-			conn_close(c); /* closed, or reset, before a whole request */
+			conn_close(c); /* reset */
 			return;
+		}
+		if (n == 0)
+		{
+			eof = true; /* the client may half-close after its request */
+			break;
 		}
 		c->in_len += (size_t) n;
 	}
 	switch (cm_http_parse_request(c->in, c->in_len, &req))
 	{
 		case CM_HTTP_INCOMPLETE:
+			if (eof)
+				conn_close(c);
 			return;
 		case CM_HTTP_DONE:
 			route_request(c, &req);
@@ -189,6 +204,10 @@ conn_read(HttpConn *c)
 		case CM_HTTP_TOO_LARGE:
 			conn_answer(c, 431, "Request Header Fields Too Large",
 						"text/plain", "request too large\n", false);
+			break;
+		case CM_HTTP_URI_LONG:
+			conn_answer(c, 414, "URI Too Long", "text/plain",
+						"path too long\n", false);
 			break;
 		case CM_HTTP_VERSION:
 			conn_answer(c, 505, "HTTP Version Not Supported", "text/plain",
@@ -207,21 +226,57 @@ conn_event(CmMonEvent *ev, uint32 events)
 {
 	HttpConn *c = (HttpConn *) ev;
 
-	if (c->out != NULL)
+	if (c->answered)
 		conn_write(c);
 	else if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 		conn_read(c);
 }
 
+/*
+ * Closes a connection.  Request bytes still unread (a body, a pipelined
+ * request) are read away first, as far as they have arrived, so that the
+ * close does not reset the connection under the answer.
+ */
 static void
 conn_close(HttpConn *c)
 {
+	char sink[4096];
+
+	if (c->answered)
+	{
+		for (int i = 0; i < 16; i++)
+		{
+			if (recv(c->ev.fd, sink, sizeof(sink), MSG_DONTWAIT) <= 0)
+				break;
+		}
+	}
 	cm_mon_forget(&c->ev);
 	dlist_delete(&c->node);
 	nconns--;
-	if (c->out)
-		pfree(c->out);
-	pfree(c);
+	/* an event for it may still wait in the batch being dispatched */
+	c->ev.handler = NULL;
+	dlist_push_tail(&closed, &c->node);
+}
+
+/* Frees the connections closed during the last batch of events. */
+void
+cm_http_free_closed(void)
+{
+	dlist_mutable_iter iter;
+
+	dlist_foreach_modify (iter, &closed)
+	{
+		dlist_delete(iter.cur);
+		pfree(dlist_container(HttpConn, node, iter.cur));
+	}
+}
+
+static void
+pause_accepting(void)
+{
+	for (int i = 0; i < nlisteners; i++)
+		cm_mon_modify(&listeners[i], 0);
+	accept_paused = true;
 }
 
 static void
@@ -234,13 +289,21 @@ listener_event(CmMonEvent *ev, uint32 events)
 		HttpConn *c;
 
 		if (fd < 0)
-			return; /* EAGAIN, or an error the next event retries */
+		{
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+				errno == ENOMEM)
+				pause_accepting(); /* else the loop would spin on it */
+			return;				   /* EAGAIN, or an error to retry */
+		}
 		if (nconns >= CM_HTTP_MAX_CONNS)
+			conn_close(dlist_container(HttpConn, node, dlist_head_node(&conns)));
+		c = palloc_extended(sizeof(HttpConn),
+							MCXT_ALLOC_NO_OOM | MCXT_ALLOC_ZERO);
+		if (c == NULL)
 		{
 			close(fd);
 			continue;
 		}
-		c = palloc0(sizeof(HttpConn));
 		c->ev.fd = fd;
 		c->ev.handler = conn_event;
 		c->deadline = cm_now_ms() + CM_HTTP_DEADLINE_MS;
@@ -340,6 +403,12 @@ cm_http_check_timeouts(int64 now)
 {
 	dlist_mutable_iter iter;
 
+	if (accept_paused)
+	{
+		for (int i = 0; i < nlisteners; i++)
+			cm_mon_modify(&listeners[i], EPOLLIN);
+		accept_paused = false;
+	}
 	dlist_foreach_modify (iter, &conns)
 	{
 		HttpConn *c = dlist_container(HttpConn, node, iter.cur);

@@ -1,9 +1,10 @@
 /*
  * node_json.c
  *		The state a node serves on GET /node/state, written and read.  The
- *		reader takes bytes from the network, so it accepts one flat JSON
- *		object and nothing else: string, unsigned integer and boolean
- *		values, no nesting, no duplicate known keys, bounded lengths.
+ *		reader takes bytes from the network: one JSON object whose known
+ *		keys hold strings, unsigned integers or booleans, each at most once;
+ *		the values of unknown keys (what a newer version may add) are
+ *		checked for shape and skipped, nested at most CM_JSON_MAX_DEPTH deep.
  */
 #include "cm_cluster.h"
 
@@ -20,9 +21,13 @@ enum
 	F_LSN = 1 << 4,
 	F_STREAMING = 1 << 5,
 	F_SESSIONS = 1 << 6,
-	F_ALL = (1 << 7) - 1, /* the fields every state must have */
-	F_INSTANCE = 1 << 7	  /* optional: 0 when absent */
+	F_INSTANCE = 1 << 7,
+	F_PORT = 1 << 8,
+	F_MARK = 1 << 9,
+	F_ALL = (1 << 10) - 1 /* every state has every field */
 };
+
+#define CM_JSON_MAX_DEPTH 8
 
 bool
 cm_node_state_format(const CmNodeState *s, char *buf, size_t len)
@@ -52,11 +57,13 @@ cm_node_state_format(const CmNodeState *s, char *buf, size_t len)
 	name[o] = '\0';
 	n = snprintf(buf, len,
 				 "{\"name\":\"%s\",\"system_identifier\":\"%" PRIu64
-				 "\",\"in_recovery\":%s,\"timeline\":%" PRIu32
+				 "\",\"port\":%d,\"in_recovery\":%s,\"timeline\":%" PRIu32
+				 ",\"timeline_mark\":%" PRIu32
 				 ",\"wal_lsn\":\"%X/%X\",\"streaming\":%s,\"sessions\":%" PRIu32
 				 ",\"instance\":\"%016" PRIx64 "\"}",
-				 name, s->system_identifier, s->in_recovery ? "true" : "false",
-				 s->timeline, (unsigned) (s->wal_lsn >> 32),
+				 name, s->system_identifier, s->port,
+				 s->in_recovery ? "true" : "false", s->timeline,
+				 s->timeline_mark, (unsigned) (s->wal_lsn >> 32),
 				 (unsigned) s->wal_lsn, s->streaming ? "true" : "false",
 				 s->sessions, s->instance);
 	return n > 0 && (size_t) n < len;
@@ -86,12 +93,18 @@ expect(Reader *r, char c)
 	return true;
 }
 
-/* A string of printable ASCII with \" and \\ escapes, into out. */
+/*
+ * A string into out.  strict: printable ASCII with \" and \\ escapes only,
+ * and it must fit.  Otherwise (a key, an unknown key's value) any escape
+ * and any byte from 0x20 up are taken, and *cut is set when a byte did not
+ * fit or an escape was seen: such a key is not one of ours.
+ */
 static bool
-read_string(Reader *r, char *out, size_t outlen)
+read_string(Reader *r, char *out, size_t outlen, bool strict, bool *cut)
 {
 	size_t o = 0;
 
+	*cut = false;
 	if (!expect(r, '"'))
 		return false;
 	while (r->p < r->end && *r->p != '"')
@@ -100,14 +113,21 @@ read_string(Reader *r, char *out, size_t outlen)
 
 		if (c == '\\')
 		{
-			if (r->p >= r->end || (*r->p != '"' && *r->p != '\\'))
+			*cut = !strict; /* an escaped key is never a known one */
+			if (r->p >= r->end || (strict && *r->p != '"' && *r->p != '\\') ||
+				(unsigned char) *r->p < 0x20)
 				return false;
 			c = (unsigned char) *r->p++;
 		}
-		else if (c < 0x20 || c >= 0x7f)
+		else if (c < 0x20 || (strict && c >= 0x7f))
 			return false;
 		if (o + 1 >= outlen)
-			return false;
+		{
+			if (strict)
+				return false;
+			*cut = true;
+			continue;
+		}
 		out[o++] = (char) c;
 	}
 	if (r->p >= r->end)
@@ -115,6 +135,57 @@ read_string(Reader *r, char *out, size_t outlen)
 	r->p++;
 	out[o] = '\0';
 	return true;
+}
+
+/* Skips any JSON value (of an unknown key), checking its shape. */
+static bool
+skip_value(Reader *r, int depth)
+{
+	char scratch[8];
+	bool cut;
+	char open;
+
+	skip_ws(r);
+	if (r->p >= r->end)
+		return false;
+	if (*r->p == '"')
+		return read_string(r, scratch, sizeof(scratch), false, &cut);
+	if (*r->p != '{' && *r->p != '[')
+	{
+		const char *start = r->p;
+
+		/* true, false, null or a number: its characters, loosely */
+		while (r->p < r->end && ((*r->p >= 'a' && *r->p <= 'z') ||
+								 (*r->p >= '0' && *r->p <= '9') || *r->p == '-' ||
+								 *r->p == '+' || *r->p == '.' || *r->p == 'E'))
+			r->p++;
+		return r->p > start;
+	}
+	if (depth > CM_JSON_MAX_DEPTH)
+		return false; /* containers nested deeper than that */
+	open = *r->p++;
+	skip_ws(r);
+	if (r->p < r->end && *r->p == (open == '{' ? '}' : ']'))
+	{
+		r->p++;
+		return true;
+	}
+	for (;;)
+	{
+		if (open == '{' &&
+			(!read_string(r, scratch, sizeof(scratch), false, &cut) ||
+			 !expect(r, ':')))
+			return false;
+		if (!skip_value(r, depth + 1))
+			return false;
+		skip_ws(r);
+		if (r->p < r->end && *r->p == ',')
+		{
+			r->p++;
+			continue;
+		}
+		return expect(r, open == '{' ? '}' : ']');
+	}
 }
 
 /* Decimal digits into a uint64, refusing overflow and leading zeros. */
@@ -206,7 +277,7 @@ read_bool(const char *v, bool *out)
 	return true;
 }
 
-/* Stores one known field; unknown keys are accepted and ignored. */
+/* Stores one known field; false on a bad value or a repeated key. */
 static bool
 store_field(const char *key, const char *value, bool quoted, CmNodeState *s,
 			unsigned *seen)
@@ -253,21 +324,48 @@ store_field(const char *key, const char *value, bool quoted, CmNodeState *s,
 		flag = F_STREAMING;
 		ok = !quoted && read_bool(value, &s->streaming);
 	}
-	else if (strcmp(key, "timeline") == 0 || strcmp(key, "sessions") == 0)
+	else if (strcmp(key, "timeline") == 0 ||
+			 strcmp(key, "timeline_mark") == 0 || strcmp(key, "sessions") == 0)
 	{
-		flag = key[0] == 't' ? F_TIMELINE : F_SESSIONS;
+		flag = strcmp(key, "timeline") == 0 ? F_TIMELINE
+			   : key[0] == 't'				? F_MARK
+											: F_SESSIONS;
 		ok = !quoted && parse_u64(value, &n) && n <= UINT32_MAX;
 		if (ok && flag == F_TIMELINE)
 			s->timeline = (uint32_t) n;
+		else if (ok && flag == F_MARK)
+			s->timeline_mark = (uint32_t) n;
 		else if (ok)
 			s->sessions = (uint32_t) n;
 	}
+	else if (strcmp(key, "port") == 0)
+	{
+		flag = F_PORT;
+		ok = !quoted && parse_u64(value, &n) && n >= 1 && n <= 65535;
+		if (ok)
+			s->port = (int) n;
+	}
 	else
-		return true;
+		return false; /* not a known key: the caller skips it */
 	if (!ok || (*seen & flag))
 		return false;
 	*seen |= flag;
 	return true;
+}
+
+static bool
+known_key(const char *key)
+{
+	static const char *const keys[] = {"name",	   "system_identifier",
+									   "port",	   "in_recovery",
+									   "timeline", "timeline_mark",
+									   "wal_lsn",  "streaming",
+									   "sessions", "instance"};
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (strcmp(key, keys[i]) == 0)
+			return true;
+	return false;
 }
 
 bool
@@ -289,16 +387,25 @@ cm_node_state_parse(const char *body, size_t len, CmNodeState *out)
 		char key[32];
 		char value[CM_NODE_NAME_LEN + 8];
 		bool quoted;
+		bool cut;
 
-		if (!read_string(&r, key, sizeof(key)) || !expect(&r, ':'))
+		if (!read_string(&r, key, sizeof(key), false, &cut) || !expect(&r, ':'))
 			return false;
-		skip_ws(&r);
-		quoted = r.p < r.end && *r.p == '"';
-		if (!(quoted ? read_string(&r, value, sizeof(value))
-					 : read_bare(&r, value, sizeof(value))))
-			return false;
-		if (!store_field(key, value, quoted, &s, &seen))
-			return false;
+		if (cut || !known_key(key))
+		{
+			if (!skip_value(&r, 1))
+				return false;
+		}
+		else
+		{
+			skip_ws(&r);
+			quoted = r.p < r.end && *r.p == '"';
+			if (!(quoted ? read_string(&r, value, sizeof(value), true, &cut)
+						 : read_bare(&r, value, sizeof(value))))
+				return false;
+			if (!store_field(key, value, quoted, &s, &seen))
+				return false;
+		}
 		skip_ws(&r);
 		if (r.p < r.end && *r.p == ',')
 		{
@@ -310,7 +417,7 @@ cm_node_state_parse(const char *body, size_t len, CmNodeState *out)
 		break;
 	}
 	skip_ws(&r);
-	if (r.p != r.end || (seen & F_ALL) != F_ALL)
+	if (r.p != r.end || seen != F_ALL)
 		return false;
 	s.reachable = true;
 	*out = s;

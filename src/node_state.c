@@ -212,8 +212,13 @@ choose_read_only(CmRouting *out)
 	}
 }
 
+/*
+ * Describes this node; with targets, also resolves where its sessions go
+ * when it runs alone (its own address, its upstream's), which may block on
+ * DNS for a host name in primary_conninfo.
+ */
 void
-cm_node_describe(CmRouting *out)
+cm_node_describe(CmRouting *out, bool targets)
 {
 	memset(out, 0, sizeof(*out));
 	out->replay_lag = -1;
@@ -223,7 +228,8 @@ cm_node_describe(CmRouting *out)
 	{
 		out->timeline = GetWALInsertionTimeLine();
 		out->wal_position = GetFlushRecPtr(NULL);
-		self_target(&out->read_write, out->no_leader_reason);
+		if (targets)
+			self_target(&out->read_write, out->no_leader_reason);
 	}
 	else
 	{
@@ -231,10 +237,12 @@ cm_node_describe(CmRouting *out)
 
 		out->wal_position = GetXLogReplayRecPtr(&tli);
 		out->timeline = tli;
-		upstream_target(out);
+		if (targets)
+			upstream_target(out);
 		out->replay_lag = replay_lag(out->wal_position);
 	}
-	choose_read_only(out);
+	if (targets)
+		choose_read_only(out);
 }
 
 /* Client backends of this node: the load the read-only pool balances. */
@@ -274,4 +282,5 @@ cm_node_self(const CmRouting *described, uint64 instance, CmNodeState *out)
 	}
 	out->sessions = client_sessions();
 	out->instance = instance;
+	out->port = PostPortNumber;
 }

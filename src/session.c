@@ -589,7 +589,9 @@ pick_read_only(const CmRouting *r)
 	int i;
 
 	for (i = 0; i < r->ro_pool_size; i++)
-		load[i] = r->ro_load[i] + pool_sent[i];
+		load[i] = r->ro_load[i] > PG_UINT32_MAX - pool_sent[i]
+					  ? PG_UINT32_MAX
+					  : r->ro_load[i] + pool_sent[i];
 	i = cm_pool_pick(load, r->ro_pool_size,
 					 pg_prng_uint32(&pg_global_prng_state));
 	pool_sent[i]++;

@@ -64,7 +64,7 @@ cm_shmem_startup(void)
 		int nslots;
 
 		memset(cm_shared, 0, cm_shmem_size());
-		SpinLockInit(&cm_shared->routing_lock);
+		pg_atomic_init_u32(&cm_shared->routing_seq, 0);
 		pg_atomic_init_u64(&cm_shared->routing_generation, 0);
 		for (int w = 0; w < CM_MAX_WORKERS; w++)
 		{
@@ -94,21 +94,41 @@ cm_shmem_install_hooks(void)
 	shmem_startup_hook = cm_shmem_startup;
 }
 
+/*
+ * The routing state is a seqlock: its only writer, the monitor, makes
+ * routing_seq odd while it copies; a reader copies between two equal even
+ * readings.  Readers never block the writer, and the writer never waits.
+ */
 void
 cm_routing_read(CmRouting *out)
 {
-	SpinLockAcquire(&cm_shared->routing_lock);
-	memcpy(out, &cm_shared->routing, sizeof(CmRouting));
-	SpinLockRelease(&cm_shared->routing_lock);
+	for (int tries = 0;; tries++)
+	{
+		uint32 before = pg_atomic_read_u32(&cm_shared->routing_seq);
+
+		if ((before & 1) == 0)
+		{
+			pg_read_barrier();
+			memcpy(out, &cm_shared->routing, sizeof(CmRouting));
+			pg_read_barrier();
+			if (pg_atomic_read_u32(&cm_shared->routing_seq) == before)
+				return;
+		}
+		if (tries % 1000 == 999)
+			pg_usleep(100L);
+		else
+			pg_spin_delay();
+	}
 }
 
 /* Publishes a new routing state and wakes every proxy worker. */
 void
 cm_routing_publish(const CmRouting *in)
 {
-	SpinLockAcquire(&cm_shared->routing_lock);
+	pg_atomic_fetch_add_u32(&cm_shared->routing_seq, 1); /* odd: writing */
 	memcpy(&cm_shared->routing, in, sizeof(CmRouting));
-	SpinLockRelease(&cm_shared->routing_lock);
+	pg_write_barrier();
+	pg_atomic_fetch_add_u32(&cm_shared->routing_seq, 1); /* even: done */
 	pg_atomic_fetch_add_u64(&cm_shared->routing_generation, 1);
 	cm_wakeup_all();
 }

@@ -24,6 +24,8 @@
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "utils/backend_status.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
@@ -49,8 +51,10 @@ static CmTarget node_target[CM_MAX_NODES];
 static struct sockaddr_storage node_http[CM_MAX_NODES];
 static socklen_t node_http_len[CM_MAX_NODES];
 
-static uint64 instance; /* this monitor's run, served as "instance" */
-static uint32 timeline_mark = 0;
+static uint64 instance;			 /* this monitor's run, served as "instance" */
+static uint32 timeline_mark = 0; /* highest timeline seen, ever */
+static uint32 stored_mark = 0;	 /* as last written to its file */
+static int64 next_tick = 0;
 static CmRouting described; /* this node at the last tick */
 static bool round_active = false;
 
@@ -85,17 +89,59 @@ cm_mon_forget(CmMonEvent *ev)
 }
 
 /*
- * Reads nodes again when it changed.  Names are resolved here, once:
- * getaddrinfo() may block on DNS, so use addresses where that matters.
+ * Resolves every node once: the HTTP address is the PostgreSQL address
+ * with the HTTP port, so the state read and the sessions sent reach the
+ * same machine even when a name has several addresses.  getaddrinfo() may
+ * block on DNS: this runs only when the list is read (start and SIGHUP).
  */
 static void
+resolve_nodes(void)
+{
+	for (int i = 0; i < nnodes; i++)
+	{
+		char reason[CM_REASON_LEN];
+		int http_port = cm_guc_peer_http_port(nodes[i].port);
+		CmTarget *t = &node_target[i];
+
+		memset(t, 0, sizeof(CmTarget));
+		node_http_len[i] = 0;
+		if (!cm_resolve_target(nodes[i].host, nodes[i].port, t, reason))
+		{
+			ereport(LOG, (errmsg("connection_manager: node \"%s\": %s",
+								 nodes[i].name, reason)));
+			continue;
+		}
+		strlcpy(t->node, nodes[i].name, CM_NODE_NAME_LEN);
+		if (http_port <= 0)
+			continue;
+		memcpy(&node_http[i], &t->addr, t->addrlen);
+		node_http_len[i] = t->addrlen;
+		if (node_http[i].ss_family == AF_INET)
+			((struct sockaddr_in *) &node_http[i])->sin_port = htons(http_port);
+		else if (node_http[i].ss_family == AF_INET6)
+			((struct sockaddr_in6 *) &node_http[i])->sin6_port =
+				htons(http_port);
+		else
+			node_http_len[i] = 0;
+	}
+}
+
+/*
+ * Reads the node list again; names are resolved again at every call (on
+ * SIGHUP), so a name that did not resolve gets another chance.  Returns
+ * whether the list itself changed.
+ */
+static bool
 load_nodes(void)
 {
 	const char *text = cm_nodes ? cm_nodes : "";
 	char err[CM_CLUSTER_REASON_LEN];
 
 	if (nodes_text && strcmp(nodes_text, text) == 0)
-		return;
+	{
+		resolve_nodes();
+		return false;
+	}
 	if (round_active)
 	{
 		/* its answers are numbered by the old list */
@@ -112,32 +158,18 @@ load_nodes(void)
 		ereport(LOG, (errmsg("connection_manager: nodes is invalid: %s", err)));
 		nnodes = 0;
 	}
-	for (int i = 0; i < nnodes; i++)
-	{
-		char reason[CM_REASON_LEN];
-		CmTarget http;
-
-		memset(&node_target[i], 0, sizeof(CmTarget));
-		if (!cm_resolve_target(nodes[i].host, nodes[i].port, &node_target[i],
-							   reason))
-			ereport(LOG, (errmsg("connection_manager: node \"%s\": %s",
-								 nodes[i].name, reason)));
-		strlcpy(node_target[i].node, nodes[i].name, CM_NODE_NAME_LEN);
-		node_http_len[i] = 0;
-		memset(&http, 0, sizeof(http));
-		if (cm_guc_peer_http_port(nodes[i].port) > 0 &&
-			cm_resolve_target(nodes[i].host, cm_guc_peer_http_port(nodes[i].port),
-							  &http, reason))
-		{
-			memcpy(&node_http[i], &http.addr, http.addrlen);
-			node_http_len[i] = http.addrlen;
-		}
-	}
+	resolve_nodes();
+	if (nnodes > 0 && cm_guc_http_port() <= 0)
+		ereport(WARNING,
+				(errmsg("connection_manager: nodes is set but http_port is 0"),
+				 errdetail(
+					 "No node, this one included, can read this node's state, so it never counts towards a majority.")));
 	if (nnodes > 0)
 		ereport(LOG,
 				(errmsg("connection_manager: following %d nodes", nnodes),
 				 errdetail("Each node's state is read from its HTTP port, %d above its PostgreSQL port.",
 						   cm_guc_peer_http_port(0))));
+	return true;
 }
 
 static void
@@ -228,6 +260,53 @@ publish(const CmRouting *now)
 	cm_mon_view.routing = *now;
 }
 
+/* Logs what a round taught beyond the routing: a higher mark, oddities. */
+static void
+note_round(const CmNodeState *states, const CmClusterDecision *d)
+{
+	static char last_warning[CM_CLUSTER_REASON_LEN];
+	static bool warned_self = false;
+	bool self_seen = false;
+
+	if (timeline_mark > stored_mark)
+	{
+		const char *by = "?";
+
+		for (int i = 0; i < nnodes; i++)
+		{
+			if (states[i].reachable && (states[i].timeline == timeline_mark ||
+										states[i].timeline_mark == timeline_mark))
+			{
+				by = nodes[i].name;
+				break;
+			}
+		}
+		ereport(LOG,
+				(errmsg("connection_manager: the highest timeline seen is now %u",
+						timeline_mark),
+				 errdetail("Node \"%s\" reported it.  A primary on a lower timeline never takes read-write sessions again.",
+						   by)));
+		if (cm_mark_store(timeline_mark))
+			stored_mark = timeline_mark;
+	}
+	if (strcmp(last_warning, d->warning) != 0)
+	{
+		if (d->warning[0])
+			ereport(WARNING,
+					(errmsg("connection_manager: an answer from the node list is set aside"),
+					 errdetail("%s.", d->warning)));
+		strlcpy(last_warning, d->warning, sizeof(last_warning));
+	}
+	for (int i = 0; i < nnodes; i++)
+		self_seen |= states[i].reachable && states[i].instance == instance;
+	if (!self_seen && !warned_self)
+		ereport(LOG,
+				(errmsg("connection_manager: this node did not find itself in connection_manager.nodes"),
+				 errdetail(
+					 "No entry of the list answered from this node's HTTP port; it does not count towards the majority until one does.")));
+	warned_self = !self_seen;
+}
+
 /* Turns the decision over the nodes into the routing state. */
 static void
 finish_round(void)
@@ -240,6 +319,7 @@ finish_round(void)
 	cm_probe_round_results(states, nnodes);
 	cm_cluster_decide(nodes, states, nnodes, described.system_identifier,
 					  &timeline_mark, cm_read_only_max_lag, &d);
+	note_round(states, &d);
 
 	memset(&r.read_write, 0, sizeof(CmTarget));
 	memset(&r.read_only, 0, sizeof(CmTarget));
@@ -290,8 +370,10 @@ finish_round(void)
 static void
 tick(int64 now)
 {
-	cm_node_describe(&described);
+	/* with the list, targets come from it: no DNS here */
+	cm_node_describe(&described, nnodes == 0);
 	cm_node_self(&described, instance, &cm_mon_view.self);
+	cm_mon_view.self.timeline_mark = timeline_mark;
 	if (nnodes == 0)
 	{
 		cm_mon_view.self_is_leader = !described.in_recovery;
@@ -313,15 +395,17 @@ dispatch_events(void)
 	{
 		CmMonEvent *ev = events[i].data.ptr;
 
-		ev->handler(ev, events[i].events);
+		if (ev->handler != NULL)
+			ev->handler(ev, events[i].events);
 	}
+	cm_http_free_closed();
 }
 
 void
 cm_monitor_main(Datum arg)
 {
 	WaitEventSet *wes;
-	int64 next_tick = 0;
+	sigjmp_buf error_jmp;
 
 	(void) arg;
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -339,8 +423,31 @@ cm_monitor_main(Datum arg)
 	AddWaitEventToSet(wes, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
 	AddWaitEventToSet(wes, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
 	AddWaitEventToSet(wes, WL_SOCKET_READABLE, epoll_fd, NULL, NULL);
+	timeline_mark = stored_mark = cm_mark_load();
 	load_nodes();
 	cm_http_open();
+
+	/*
+	 * An error raised in the loop (out of memory, most likely) is reported
+	 * and the loop goes on, so the HTTP port and the mark stay up.  What
+	 * was half done is dropped: a probe round ends, the next tick starts.
+	 */
+	if (sigsetjmp(error_jmp, 1) != 0)
+	{
+		error_context_stack = NULL;
+		HOLD_INTERRUPTS();
+		EmitErrorReport();
+		FlushErrorState();
+		MemoryContextSwitchTo(TopMemoryContext);
+		LWLockReleaseAll();
+		pgstat_clear_backend_activity_snapshot();
+		RESUME_INTERRUPTS();
+		cm_probe_abort_all();
+		round_active = false;
+		next_tick = cm_now_ms() + cm_probe_interval;
+		pg_usleep(100000L);
+	}
+	PG_exception_stack = &error_jmp;
 
 	while (!ShutdownRequestPending)
 	{
@@ -370,8 +477,8 @@ cm_monitor_main(Datum arg)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
-			load_nodes();
-			next_tick = 0; /* act on the new settings at once */
+			if (load_nodes() || !round_active)
+				next_tick = 0; /* act on the new settings at once */
 		}
 		dispatch_events();
 	}

@@ -93,4 +93,19 @@ isnt($rc, 0, 'read-write sessions are refused on every node');
 is((cm_http($pg2->{cm_http_port}, '/node/is-read-write'))[1], 'false',
 	'neither primary calls itself the write leader');
 
+# The mark is kept on disk: pg1 learnt timeline 2 from the others, and
+# alone (a list of itself only) after a restart it still refuses to lead.
+is(PostgreSQL::Test::Utils::slurp_file($pg1->data_dir . '/connection_manager.timeline_mark'),
+	"2\n", 'the old primary keeps the mark it learnt from the others');
+ok($pg1->log_contains(qr/the highest timeline seen is now 2\n.*DETAIL:  Node "pg\d" reported it/),
+	'the rise of the mark is logged with the node that reported it');
+$pg2->stop;
+$pg3->stop;
+$pg1->append_conf('postgresql.conf',
+	"connection_manager.nodes = 'pg1=127.0.0.1:$p1'\n");
+$pg1->restart;
+like(until_match($pg1->{cm_rw_port}, 'select 1', qr/no write leader/),
+	qr/DETAIL:  node "pg1" is a primary on timeline 1, below the highest timeline seen \(2\)/,
+	'after a restart the mark still keeps the old primary from leading');
+
 done_testing();

@@ -6,11 +6,14 @@
  *
  * Beyond "does not crash", it checks what the modules promise: a state
  * that parses is reachable and formats into a text that parses back to the
- * same state, and that text is a fixed point of format and parse; a state
- * that does not parse is left unreachable.  The nodes parser returns -1
- * with a reason or a count up to its max, every entry with a non-empty
+ * same state (every field, port and timeline_mark included), and that text
+ * is a fixed point of format and parse; its port is from 1 to 65535; a
+ * state that does not parse is left unreachable.  The nodes parser returns
+ * -1 with a reason or a count up to its max, every entry with a non-empty
  * name free of blanks and quotes, a non-empty host and a port from 1 to
- * 65535, and no name twice.
+ * 65535, no name twice and no host and port twice.  The input set as the
+ * value of an unknown key in a valid state is either refused or leaves the
+ * known fields as they were.
  */
 #include "cm_cluster.h"
 
@@ -38,7 +41,8 @@ same_state(const CmNodeState *a, const CmNodeState *b)
 		   a->system_identifier == b->system_identifier &&
 		   a->in_recovery == b->in_recovery && a->timeline == b->timeline &&
 		   a->wal_lsn == b->wal_lsn && a->streaming == b->streaming &&
-		   a->sessions == b->sessions && a->instance == b->instance;
+		   a->sessions == b->sessions && a->instance == b->instance &&
+		   a->port == b->port && a->timeline_mark == b->timeline_mark;
 }
 
 static void
@@ -58,6 +62,7 @@ check_state(const char *data, size_t size)
 	}
 	CHECK(s.reachable);
 	CHECK(size <= CM_NODE_STATE_MAX);
+	CHECK(s.port >= 1 && s.port <= 65535);
 	CHECK(strnlen(s.name, sizeof(s.name)) < CM_NODE_NAME_LEN);
 	for (const char *c = s.name; *c; c++)
 		CHECK((unsigned char) *c >= 0x20 && (unsigned char) *c < 0x7f);
@@ -71,6 +76,46 @@ check_state(const char *data, size_t size)
 	/* the parser reads only the bytes it is given */
 	CHECK(!cm_node_state_parse(text, strlen(text) - 1, &third));
 	CHECK(!third.reachable);
+}
+
+/* The input as the value of an unknown key after every known one. */
+static void
+check_unknown(const char *data, size_t size)
+{
+	static const char head[] =
+		"{\"name\":\"pg1\",\"system_identifier\":\"7\",\"port\":5432,"
+		"\"in_recovery\":true,\"timeline\":3,\"timeline_mark\":4,"
+		"\"wal_lsn\":\"1/2\",\"streaming\":true,\"sessions\":5,"
+		"\"instance\":\"00000000000000ab\",\"fuzz\":";
+	CmNodeState want;
+	CmNodeState s;
+	char *text;
+	size_t len = sizeof(head) - 1 + size + 1;
+
+	if (len > CM_NODE_STATE_MAX)
+		return;
+	text = malloc(len);
+	memcpy(text, head, sizeof(head) - 1);
+	memcpy(text + sizeof(head) - 1, data, size);
+	text[len - 1] = '}';
+	memset(&want, 0, sizeof(want));
+	want.reachable = true;
+	strcpy(want.name, "pg1");
+	want.system_identifier = 7;
+	want.port = 5432;
+	want.in_recovery = true;
+	want.timeline = 3;
+	want.timeline_mark = 4;
+	want.wal_lsn = (UINT64_C(1) << 32) | 2;
+	want.streaming = true;
+	want.sessions = 5;
+	want.instance = 0xab;
+	memset(&s, 0x5a, sizeof(s));
+	if (cm_node_state_parse(text, len, &s))
+		CHECK(same_state(&s, &want));
+	else
+		CHECK(!s.reachable);
+	free(text);
 }
 
 static void
@@ -107,7 +152,11 @@ check_nodes(const uint8_t *data, size_t size)
 		CHECK(strstr(text, conf[i].name) != NULL);
 		CHECK(strstr(text, conf[i].host) != NULL);
 		for (int j = 0; j < i; j++)
+		{
 			CHECK(strcmp(conf[i].name, conf[j].name) != 0);
+			CHECK(strcmp(conf[i].host, conf[j].host) != 0 ||
+				  conf[i].port != conf[j].port);
+		}
 	}
 	/* never written past max */
 	CHECK(conf[CM_MAX_NODES].name[0] == 0x5a);
@@ -118,6 +167,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	check_state((const char *) data, size);
+	check_unknown((const char *) data, size);
 	check_nodes(data, size);
 	return 0;
 }

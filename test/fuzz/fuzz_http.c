@@ -40,7 +40,8 @@ check_request(const char *buf, size_t len, CmHttpParse r,
 	CmHttpRequest again;
 
 	CHECK(r == CM_HTTP_INCOMPLETE || r == CM_HTTP_DONE || r == CM_HTTP_BAD ||
-		  r == CM_HTTP_TOO_LARGE || r == CM_HTTP_VERSION);
+		  r == CM_HTTP_TOO_LARGE || r == CM_HTTP_URI_LONG ||
+		  r == CM_HTTP_VERSION);
 	if (r == CM_HTTP_INCOMPLETE)
 		CHECK(len < CM_HTTP_REQUEST_MAX);
 	if (r != CM_HTTP_DONE)

@@ -126,6 +126,10 @@ test_nodes_invalid(void)
 		{"a=[::1]:0", "bracketed host, port 0"},
 		{"a=[::1]:65536", "bracketed host, port 65536"},
 		{"a=[::1]x:5432", "junk after the bracket"},
+		{"a=h:1,b=h:1", "two names, one address"},
+		{"a=h:1, b = h:01", "one address, the port written twice"},
+		{"a=[::1]:5432,b=[::1]:5432", "one bracketed address twice"},
+		{"a=h:1,b=g:1,c=h:1", "first and third at one address"},
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -138,6 +142,21 @@ test_nodes_invalid(void)
 	ok(strstr(err, "\"a\"") && strstr(err, "twice"), "duplicate named: %s", err);
 	nodes("a=h:65536");
 	ok(strstr(err, "1 to 65535") != NULL, "port range said: %s", err);
+	nodes("a=h:1,b=g:1,c=h:1");
+	ok(strstr(err, "\"a\"") && strstr(err, "\"c\"") &&
+		   strstr(err, "same address"),
+	   "both entries at one address named: %s", err);
+
+	/* one host, other ports; one port, other hosts */
+	is_int(nodes("a=h:5432,b=h:5433,c=[::1]:5432,d=[::1]:5433"), 4,
+		   "same host with different ports accepted");
+	is_str(err, "", "no error");
+	ok(strcmp(conf[0].host, conf[1].host) == 0 && conf[0].port == 5432 &&
+		   conf[1].port == 5433,
+	   "both kept: %s:%d %s:%d", conf[0].host, conf[0].port, conf[1].host,
+	   conf[1].port);
+	is_int(nodes("a=h:5432,b=g:5432"), 2,
+		   "same port on different hosts accepted");
 
 	/* a reason longer than the buffer is cut, not overflowed */
 	{
@@ -222,8 +241,15 @@ setup(int n)
 	memset(st, 0, sizeof(st));
 	memset(conf, 0, sizeof(conf));
 	for (int i = 0; i < n; i++)
+	{
 		snprintf(conf[i].name, sizeof(conf[i].name), "pg%d", i + 1);
+		snprintf(conf[i].host, sizeof(conf[i].host), "db%d", i + 1);
+		conf[i].port = 5432 + i;
+	}
 }
+
+/* The instance node i serves: unique and non-zero for each i. */
+#define INSTANCE(i) (UINT64_C(0x5f0c000000000000) + (uint64_t) (i) + 1)
 
 static void
 node(int i, bool reachable, uint64_t sysid, bool recovery, uint32_t tl,
@@ -236,6 +262,10 @@ node(int i, bool reachable, uint64_t sysid, bool recovery, uint32_t tl,
 	st[i].timeline = tl;
 	st[i].wal_lsn = lsn;
 	st[i].streaming = streaming;
+	st[i].sessions = 0;
+	st[i].port = conf[i].port; /* answers as the entry asked */
+	st[i].instance = INSTANCE(i);
+	st[i].timeline_mark = tl; /* its monitor has seen its own timeline */
 }
 
 #define PRIMARY(i, tl, lsn) node((i), true, SYSID, false, (tl), (lsn), false)
@@ -273,6 +303,7 @@ test_leader(void)
 	is_int(d.pool_size, 0, "no standby, no pool");
 	ok(strstr(d.no_pool_reason, "no reachable standby") != NULL,
 	   "pool reason: %s", d.no_pool_reason);
+	is_str(d.warning, "", "no answer set aside, no warning");
 
 	setup(3);
 	PRIMARY(0, 3, 1000);
@@ -285,6 +316,7 @@ test_leader(void)
 	is_int(d.pool_size, 2, "both standbys in the pool");
 	ok(in_pool(1) && in_pool(2) && !in_pool(0), "pool is the standbys");
 	is_str(d.no_pool_reason, "", "no pool reason");
+	is_str(d.warning, "", "no warning");
 
 	/* the leader need not be the first node */
 	setup(3);
@@ -550,6 +582,208 @@ test_pool(void)
 	ok(d.leader == 1 && !in_pool(0) && in_pool(2), "old primary left out");
 }
 
+/* answers that cannot be trusted to come from the entry asked */
+static void
+test_vet(void)
+{
+	uint32_t mark = 0;
+
+	/* a standby answering with another PostgreSQL port */
+	setup(3);
+	PRIMARY(0, 1, 1000);
+	STANDBY(1, 1, 1000);
+	STANDBY(2, 1, 1000);
+	st[1].port = conf[1].port + 1;
+	decide(3, &mark, -1);
+	is_int(d.reachable, 2, "port mismatch: that node is not counted");
+	is_int(d.leader, 0, "the primary still leads, 2 of 3");
+	ok(!in_pool(1) && in_pool(2) && d.pool_size == 1,
+	   "the mismatched standby is not in the pool");
+	ok(strstr(d.warning, "\"pg2\"") && strstr(d.warning, "5434") &&
+		   strstr(d.warning, "5433"),
+	   "warning names the node and both ports: %s", d.warning);
+
+	/* the primary answering with another port is no leader */
+	STANDBY(1, 1, 1000);
+	st[0].port = 1;
+	decide(3, &mark, -1);
+	is_int(d.reachable, 2, "mismatched primary not counted");
+	is_int(d.leader, -1, "mismatched primary: no leader");
+	ok(strstr(d.no_leader_reason, "no reachable node") != NULL,
+	   "as if it were down: %s", d.no_leader_reason);
+	is_int(d.pool_size, 0, "no leader, no pool");
+	ok(strstr(d.warning, "\"pg1\"") != NULL, "warning: %s", d.warning);
+
+	/* a mismatch can cost the majority */
+	setup(3);
+	PRIMARY(0, 1, 1000);
+	STANDBY(1, 1, 1000);
+	DOWN(2);
+	st[1].port = 0;
+	mark = 0;
+	decide(3, &mark, -1);
+	is_int(d.reachable, 1, "1 of 3 left after the mismatch");
+	is_int(d.leader, -1, "no majority, no leader");
+	ok(strstr(d.no_leader_reason, "1 of the 3") != NULL, "reason: %s",
+	   d.no_leader_reason);
+	ok(d.warning[0] != '\0', "warning set: %s", d.warning);
+
+	/* a set-aside answer does not raise the mark */
+	setup(3);
+	PRIMARY(0, 1, 1000);
+	STANDBY(1, 1, 1000);
+	PRIMARY(2, 5, 1000);
+	st[2].timeline_mark = 6;
+	st[2].port = 9999;
+	mark = 0;
+	decide(3, &mark, -1);
+	is_int(mark, 1, "mismatched node's timeline and mark not taken");
+	is_int(d.leader, 0, "the primary on timeline 1 leads");
+	ok(in_pool(1) && !in_pool(2), "pool without the mismatched node");
+
+	/* entries 2 and 3 are one server: it counts once */
+	setup(3);
+	conf[2].port = conf[1].port; /* say db3 is another name of db2 */
+	DOWN(0);
+	PRIMARY(1, 1, 1000);
+	st[2] = st[1];
+	mark = 0;
+	decide(3, &mark, -1);
+	is_int(d.reachable, 1, "one server answering for two entries: 1 of 3");
+	is_int(d.leader, -1, "not a majority: no leader");
+	ok(strstr(d.no_leader_reason, "1 of the 3") != NULL, "reason: %s",
+	   d.no_leader_reason);
+	ok(strstr(d.warning, "\"pg2\"") && strstr(d.warning, "\"pg3\"") &&
+		   strstr(d.warning, "same server"),
+	   "warning names both entries: %s", d.warning);
+	STANDBY(0, 1, 1000);
+	decide(3, &mark, -1);
+	is_int(d.reachable, 2, "with the third server up: 2 of 3");
+	is_int(d.leader, 1, "the primary leads, not 'both primaries'");
+	ok(in_pool(0) && !in_pool(2) && d.pool_size == 1,
+	   "the second entry of the same server is not in the pool");
+	ok(strstr(d.warning, "same server") != NULL, "warning still set: %s",
+	   d.warning);
+
+	/* one standby answering for two entries is one pool member */
+	setup(3);
+	PRIMARY(0, 1, 1000);
+	STANDBY(1, 1, 1000);
+	STANDBY(2, 1, 1000);
+	st[2].instance = st[1].instance;
+	decide(3, &mark, -1);
+	is_int(d.reachable, 2, "duplicate standby counted once");
+	ok(d.leader == 0 && in_pool(1) && !in_pool(2) && d.pool_size == 1,
+	   "first entry of the standby kept in the pool");
+
+	/* three entries, one server */
+	setup(3);
+	PRIMARY(0, 1, 1000);
+	STANDBY(1, 1, 1000);
+	STANDBY(2, 1, 1000);
+	st[1].instance = st[0].instance;
+	st[2].instance = st[0].instance;
+	decide(3, &mark, -1);
+	is_int(d.reachable, 1, "three entries, one instance: counted once");
+	is_int(d.leader, -1, "and no majority");
+
+	/* the instance of an unreachable or set-aside node is no duplicate */
+	setup(3);
+	DOWN(0);
+	PRIMARY(1, 1, 1000);
+	STANDBY(2, 1, 1000);
+	st[0].instance = st[1].instance;
+	decide(3, &mark, -1);
+	is_int(d.reachable, 2, "an unreachable node's instance does not count");
+	is_str(d.warning, "", "and no warning");
+	PRIMARY(0, 1, 1000);
+	st[0].instance = st[1].instance;
+	st[0].port = 1;
+	decide(3, &mark, -1);
+	is_int(d.reachable, 2, "a mismatched node's instance is not matched");
+	is_int(d.leader, 1, "the entry with the right port leads");
+	ok(strstr(d.warning, "port") != NULL, "warning for the port: %s", d.warning);
+
+	/* equal instances on different clusters are still one server */
+	setup(3);
+	PRIMARY(0, 1, 1000);
+	node(1, true, OTHER_SYSID, true, 1, 1000, true);
+	STANDBY(2, 1, 1000);
+	st[2].instance = st[1].instance;
+	decide(3, &mark, -1);
+	is_int(d.reachable, 1, "second entry of a foreign server not counted");
+	ok(strstr(d.warning, "same server") != NULL, "warning: %s", d.warning);
+}
+
+/* the mark rises to what the nodes' monitors have seen */
+static void
+test_mark_from_peers(void)
+{
+	uint32_t mark = 0;
+
+	setup(3);
+	PRIMARY(0, 1, 1000);
+	STANDBY(1, 1, 1000);
+	STANDBY(2, 1, 1000);
+	st[1].timeline_mark = 2; /* pg2's monitor saw timeline 2 */
+	decide(3, &mark, -1);
+	is_int(mark, 2, "mark raised to a peer's timeline_mark");
+	is_int(d.leader, -1, "primary on timeline 1 below the mark: no leader");
+	ok(strstr(d.no_leader_reason, "\"pg1\"") &&
+		   strstr(d.no_leader_reason, "below"),
+	   "reason: %s", d.no_leader_reason);
+	is_int(d.pool_size, 0, "no leader, no pool");
+
+	st[1].timeline_mark = 1;
+	decide(3, &mark, -1);
+	is_int(mark, 2, "a lower served mark does not lower it");
+	is_int(d.leader, -1, "still no leader");
+	st[1].timeline_mark = 0;
+	decide(3, &mark, -1);
+	is_int(mark, 2, "nor does a served mark of 0");
+
+	/* a primary whose own monitor has seen a higher timeline */
+	setup(3);
+	PRIMARY(0, 3, 1000);
+	STANDBY(1, 3, 1000);
+	STANDBY(2, 3, 1000);
+	st[0].timeline_mark = 4;
+	mark = 0;
+	decide(3, &mark, -1);
+	is_int(mark, 4, "mark raised by the primary's own served mark");
+	is_int(d.leader, -1, "the primary is below its own mark");
+
+	/* the mark of a node that is down or of another cluster is not taken */
+	setup(3);
+	PRIMARY(0, 1, 1000);
+	node(1, true, OTHER_SYSID, true, 1, 1000, true);
+	st[1].timeline_mark = 9;
+	STANDBY(2, 1, 1000);
+	st[2].reachable = false;
+	st[2].timeline_mark = 8;
+	mark = 0;
+	decide(3, &mark, -1);
+	is_int(mark, 1, "foreign and unreachable marks ignored");
+
+	/* raised even without a majority, and used once it is back */
+	setup(3);
+	DOWN(0);
+	DOWN(1);
+	STANDBY(2, 2, 1000);
+	st[2].timeline_mark = 3;
+	mark = 0;
+	decide(3, &mark, -1);
+	is_int(d.leader, -1, "1 of 3: no leader");
+	is_int(mark, 3, "mark raised by a peer without a majority");
+	PRIMARY(0, 1, 1000);
+	PRIMARY(1, 3, 1000);
+	STANDBY(2, 3, 1000);
+	decide(3, &mark, -1);
+	is_int(d.leader, 1, "the primary on the mark leads");
+	ok(!in_pool(0) && in_pool(2), "old primary out, standby in");
+	is_int(mark, 3, "mark unchanged");
+}
+
 static void
 test_pick(void)
 {
@@ -628,7 +862,8 @@ same_state(const CmNodeState *a, const CmNodeState *b)
 		   a->system_identifier == b->system_identifier &&
 		   a->in_recovery == b->in_recovery && a->timeline == b->timeline &&
 		   a->wal_lsn == b->wal_lsn && a->streaming == b->streaming &&
-		   a->sessions == b->sessions && a->instance == b->instance;
+		   a->sessions == b->sessions && a->instance == b->instance &&
+		   a->port == b->port && a->timeline_mark == b->timeline_mark;
 }
 
 static void
@@ -644,14 +879,27 @@ round_trip(const CmNodeState *s, const char *what)
 	ok(same_state(s, &back), "%s: same state", what);
 }
 
+/* The state of the header's example, every key in the order written. */
 #define EXAMPLE                                                               \
 	"{\"name\":\"pg1\",\"system_identifier\":\"7312345678901234567\","        \
-	"\"in_recovery\":false,\"timeline\":1,\"wal_lsn\":\"0/3000148\","         \
-	"\"streaming\":false,\"sessions\":3}"
-#define EXAMPLE_OUT                                                           \
-	"{\"name\":\"pg1\",\"system_identifier\":\"7312345678901234567\","        \
-	"\"in_recovery\":false,\"timeline\":1,\"wal_lsn\":\"0/3000148\","         \
-	"\"streaming\":false,\"sessions\":3,\"instance\":\"0000000000000000\"}"
+	"\"port\":5432,\"in_recovery\":false,\"timeline\":1,"                     \
+	"\"timeline_mark\":1,\"wal_lsn\":\"0/3000148\",\"streaming\":false,"      \
+	"\"sessions\":3,\"instance\":\"5f0c0123456789ab\"}"
+
+static void
+example_state(CmNodeState *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->reachable = true;
+	strcpy(s->name, "pg1");
+	s->system_identifier = SYSID;
+	s->port = 5432;
+	s->timeline = 1;
+	s->timeline_mark = 1;
+	s->wal_lsn = 0x3000148;
+	s->sessions = 3;
+	s->instance = UINT64_C(0x5f0c0123456789ab);
+}
 
 static void
 test_json_format(void)
@@ -661,16 +909,13 @@ test_json_format(void)
 	char buf[CM_NODE_STATE_MAX + 1];
 	size_t len;
 
-	memset(&s, 0, sizeof(s));
-	s.reachable = true;
-	strcpy(s.name, "pg1");
-	s.system_identifier = SYSID;
-	s.timeline = 1;
-	s.wal_lsn = 0x3000148;
-	s.sessions = 3;
+	example_state(&s);
 	ok(cm_node_state_format(&s, buf, sizeof(buf)), "example formatted");
-	is_str(buf, EXAMPLE_OUT, "as documented, with instance 0");
+	is_str(buf, EXAMPLE, "as documented, every key in order");
 	round_trip(&s, "example");
+	ok(parse(EXAMPLE, &back) && back.port == 5432 && back.timeline_mark == 1 &&
+		   back.instance == UINT64_C(0x5f0c0123456789ab),
+	   "port, timeline_mark and instance read");
 
 	len = strlen(buf);
 	ok(cm_node_state_format(&s, buf, len + 1), "fits with its NUL");
@@ -680,6 +925,8 @@ test_json_format(void)
 	s.in_recovery = true;
 	s.streaming = true;
 	s.timeline = 12;
+	s.timeline_mark = 13;
+	s.port = 6543;
 	s.wal_lsn = UINT64_C(0x1234567800ABCDEF);
 	strcpy(s.name, "a\"b\\c");
 	ok(cm_node_state_format(&s, buf, sizeof(buf)), "standby formatted");
@@ -688,17 +935,22 @@ test_json_format(void)
 	   "LSN high and low halves: %s", buf);
 	ok(strstr(buf, "\"in_recovery\":true") && strstr(buf, "\"streaming\":true"),
 	   "booleans true");
+	ok(strstr(buf, "\"port\":6543,") && strstr(buf, "\"timeline_mark\":13,"),
+	   "port and timeline_mark bare: %s", buf);
 	round_trip(&s, "standby with quote and backslash");
 
 	s.system_identifier = UINT64_MAX;
 	s.timeline = UINT32_MAX;
+	s.timeline_mark = UINT32_MAX;
 	s.sessions = UINT32_MAX;
 	s.wal_lsn = UINT64_MAX;
+	s.port = 65535;
 	ok(cm_node_state_format(&s, buf, sizeof(buf)), "max values formatted");
 	ok(strstr(buf, "\"18446744073709551615\"") &&
 		   strstr(buf, "\"timeline\":4294967295") &&
+		   strstr(buf, "\"timeline_mark\":4294967295") &&
 		   strstr(buf, "\"sessions\":4294967295") &&
-		   strstr(buf, "\"FFFFFFFF/FFFFFFFF\""),
+		   strstr(buf, "\"port\":65535") && strstr(buf, "\"FFFFFFFF/FFFFFFFF\""),
 	   "max values written: %s", buf);
 	round_trip(&s, "max values");
 
@@ -712,6 +964,11 @@ test_json_format(void)
 		   strstr(buf, "\"instance\":\"0123456789abcdef\""),
 	   "instance with leading zero written: %s", buf);
 	round_trip(&s, "instance 0123456789abcdef");
+	s.instance = 0;
+	ok(cm_node_state_format(&s, buf, sizeof(buf)) &&
+		   strstr(buf, "\"instance\":\"0000000000000000\""),
+	   "instance 0 written as 16 zeros: %s", buf);
+	round_trip(&s, "instance 0");
 
 	s.wal_lsn = UINT64_C(0xFFFFFFFF00000000);
 	round_trip(&s, "LSN high half only");
@@ -720,7 +977,15 @@ test_json_format(void)
 
 	memset(&s, 0, sizeof(s));
 	s.reachable = true;
-	round_trip(&s, "all zero, empty name");
+	s.port = 1;
+	round_trip(&s, "all zero but port 1, empty name");
+
+	/* a state with port 0 does not round trip: no reader takes it */
+	s.port = 0;
+	ok(!cm_node_state_format(&s, buf, sizeof(buf)) ||
+		   (!parse(buf, &back) && !back.reachable),
+	   "port 0 is not read back");
+	s.port = 1;
 
 	/* longest names, each byte escaped */
 	memset(s.name, '"', CM_NODE_NAME_LEN - 1);
@@ -734,6 +999,19 @@ test_json_format(void)
 	memset(s.name, 'x', CM_NODE_NAME_LEN - 1);
 	round_trip(&s, "name of 63 letters");
 
+	/* the longest state there is fits */
+	memset(s.name, '"', CM_NODE_NAME_LEN - 1);
+	s.system_identifier = UINT64_MAX;
+	s.port = 65535;
+	s.in_recovery = true;
+	s.timeline = UINT32_MAX;
+	s.timeline_mark = UINT32_MAX;
+	s.wal_lsn = UINT64_MAX;
+	s.streaming = true;
+	s.sessions = UINT32_MAX;
+	s.instance = UINT64_MAX;
+	round_trip(&s, "every field at its longest");
+
 	/* bytes JSON cannot carry plainly become '?' */
 	strcpy(s.name, "a\tb\xc3\xa9\x7f");
 	ok(cm_node_state_format(&s, buf, sizeof(buf)), "odd name formatted");
@@ -741,47 +1019,58 @@ test_json_format(void)
 	is_str(back.name, "a?b???", "control and non-ASCII bytes as '?'");
 
 	ok(parse(" \r\n\t{ \"name\" : \"pg1\" ,\n \"system_identifier\" :"
-			 "\"1\", \"in_recovery\" : true , \"timeline\": 0 ,\"wal_lsn\":"
-			 " \"aB/cD\",\"streaming\":false,\t\"sessions\":0 } \r\n ",
+			 "\"1\", \"port\" :\t5432 , \"in_recovery\" : true , "
+			 "\"timeline\": 0 ,\"timeline_mark\" :\r\n 0,\"wal_lsn\":"
+			 " \"aB/cD\",\"streaming\":false,\t\"sessions\":0 ,"
+			 " \"instance\" : \"00000000000000Ff\" } \r\n ",
 			 &back),
 	   "whitespace everywhere JSON allows it");
 	ok(back.reachable, "parsed state is reachable");
 	ok(back.wal_lsn == ((UINT64_C(0xab) << 32) | 0xcd),
 	   "mixed-case hex LSN read");
 	ok(back.in_recovery && !back.streaming && back.timeline == 0 &&
-		   back.sessions == 0 && back.system_identifier == 1,
+		   back.sessions == 0 && back.system_identifier == 1 &&
+		   back.port == 5432 && back.timeline_mark == 0 && back.instance == 0xff,
 	   "fields read");
 
-	ok(parse("{\"sessions\":3,\"streaming\":false,\"wal_lsn\":\"0/3000148\","
-			 "\"timeline\":1,\"in_recovery\":false,\"system_identifier\":"
-			 "\"7312345678901234567\",\"name\":\"pg1\"}",
+	ok(parse("{\"instance\":\"5f0c0123456789ab\",\"sessions\":3,"
+			 "\"streaming\":false,\"wal_lsn\":\"0/3000148\","
+			 "\"timeline_mark\":1,\"timeline\":1,\"in_recovery\":false,"
+			 "\"port\":5432,\"system_identifier\":\"7312345678901234567\","
+			 "\"name\":\"pg1\"}",
 			 &back),
 	   "fields in any order");
 	ok(parse(EXAMPLE, &s), "example parsed");
 	ok(same_state(&s, &back), "same state in any order");
-	is_int(s.instance, 0, "no instance: 0");
 
 	ok(parse("{\"upstream\":\"pg2\",\"version\":150004,\"future\":true,"
 			 "\"x\":\"\",\"\":0,\"name\":\"pg1\",\"system_identifier\":\"7\","
-			 "\"in_recovery\":false,\"timeline\":1,\"wal_lsn\":\"0/0\","
-			 "\"streaming\":false,\"sessions\":3,\"upstream\":\"pg3\"}",
+			 "\"port\":5432,\"in_recovery\":false,\"timeline\":1,"
+			 "\"timeline_mark\":1,\"wal_lsn\":\"0/0\",\"streaming\":false,"
+			 "\"sessions\":3,\"instance\":\"0000000000000001\","
+			 "\"upstream\":\"pg3\"}",
 			 &back),
 	   "unknown keys accepted, even twice");
 	is_str(back.name, "pg1", "known fields still read");
 }
 
 /* The fields of EXAMPLE, in order. */
-static const char *const keys[] = {"name",		  "system_identifier",
-								   "in_recovery", "timeline",
-								   "wal_lsn",	  "streaming",
-								   "sessions"};
-static const char *const values[] = {"\"pg1\"",
-									 "\"7312345678901234567\"",
-									 "false",
-									 "1",
-									 "\"0/3000148\"",
-									 "false",
-									 "3"};
+#define NKEYS 10
+static const char *const keys[NKEYS] = {"name",		"system_identifier",
+										"port",		"in_recovery",
+										"timeline", "timeline_mark",
+										"wal_lsn",	"streaming",
+										"sessions", "instance"};
+static const char *const values[NKEYS] = {"\"pg1\"",
+										  "\"7312345678901234567\"",
+										  "5432",
+										  "false",
+										  "1",
+										  "1",
+										  "\"0/3000148\"",
+										  "false",
+										  "3",
+										  "\"5f0c0123456789ab\""};
 
 /*
  * EXAMPLE with the value of key replaced (dropped when value is NULL), and
@@ -794,7 +1083,7 @@ make(char *buf, size_t len, const char *key, const char *value, const char *tail
 	bool first = true;
 
 	o += (size_t) snprintf(buf + o, len - o, "{");
-	for (int i = 0; i < 7; i++)
+	for (int i = 0; i < NKEYS; i++)
 	{
 		const char *v = values[i];
 
@@ -835,6 +1124,21 @@ extra(const char *members)
 	return r || s.reachable;
 }
 
+/* extra(), and the known fields are still those of EXAMPLE */
+static bool
+extra_same(const char *members)
+{
+	char buf[CM_NODE_STATE_MAX * 2];
+	CmNodeState s;
+	CmNodeState want;
+
+	make(buf, sizeof(buf), "", NULL, members);
+	if (!parse(buf, &s))
+		return false;
+	example_state(&want);
+	return same_state(&s, &want);
+}
+
 static void
 test_json_reject(void)
 {
@@ -855,6 +1159,8 @@ test_json_reject(void)
 		"{\"name\" \"pg1\"}",
 		"{name:\"pg1\"}",
 		"{'name':'pg1'}",
+		"[" EXAMPLE "]",
+		"{\"state\":" EXAMPLE "}",
 	};
 	char buf[CM_NODE_STATE_MAX * 2];
 	char name[CM_NODE_NAME_LEN + 8];
@@ -863,10 +1169,12 @@ test_json_reject(void)
 	bool all;
 
 	ok(field("", NULL), "EXAMPLE rebuilt by make() parses");
+	make(buf, sizeof(buf), "", NULL, "");
+	is_str(buf, EXAMPLE, "make() rebuilds EXAMPLE exactly");
 	ok(extra(",\"x\":1"), "and with an unknown member");
-	for (int i = 0; i < 7; i++)
+	for (int i = 0; i < NKEYS; i++)
 		ok(!field(keys[i], NULL), "missing %s refused", keys[i]);
-	for (int i = 0; i < 7; i++)
+	for (int i = 0; i < NKEYS; i++)
 	{
 		snprintf(buf, sizeof(buf), ",\"%s\":%s", keys[i], values[i]);
 		ok(!extra(buf), "duplicate %s refused", keys[i]);
@@ -889,39 +1197,76 @@ test_json_reject(void)
 	ok(!field("wal_lsn", "3000148"), "wal_lsn as a number");
 	ok(!field("sessions", "\"3\""), "sessions as a string");
 	ok(!field("sessions", "null"), "sessions null");
+	ok(!field("port", "\"5432\""), "port as a string");
+	ok(!field("port", "true"), "port as a boolean");
+	ok(!field("port", "null"), "port null");
+	ok(!field("timeline_mark", "\"1\""), "timeline_mark as a string");
+	ok(!field("timeline_mark", "false"), "timeline_mark as a boolean");
+	ok(!field("instance", "1234567890123456"), "instance as a number");
+	ok(!field("instance", "null"), "instance null");
 
-	/* nesting and other JSON this reader does not take */
+	/* a key written with an escape is never a known key: skipped */
+	ok(extra(",\"\\name\":\"x\""), "escaped key \\name skipped as unknown");
+	ok(extra(",\"n\\u0061me\":\"x\""), "key n\\u0061me skipped as unknown");
+	ok(extra(",\"\\timeline\":7"), "escaped key \\timeline skipped");
+	/* the depth limit counts containers, not the values inside them */
+	ok(extra(",\"deep\":[[[[[[[[1]]]]]]]]"), "8 arrays around a number");
+	ok(extra(",\"deep\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":1}}}}}}}}"),
+	   "8 objects around a number");
+	ok(!extra(",\"deep\":[[[[[[[[[1]]]]]]]]]"), "9 arrays refused");
+
+	/* nesting and other JSON this reader does not take for a known key */
 	ok(!field("name", "{\"a\":1}"), "name as an object");
 	ok(!field("timeline", "[1]"), "timeline as an array");
-	/* the optional instance */
-	ok(extra(",\"instance\":\"0123456789abcdef\""), "instance lower case");
-	ok(extra(",\"instance\":\"0123456789ABCDEF\""), "instance upper case");
-	ok(!extra(",\"instance\":\"0123456789abcde\""), "instance of 15 digits");
-	ok(!extra(",\"instance\":\"0123456789abcdef0\""), "instance of 17 digits");
-	ok(!extra(",\"instance\":\"0123456789abcdeg\""), "instance with g");
-	ok(!extra(",\"instance\":\"\""), "empty instance");
-	ok(!extra(",\"instance\":1234567890123456"), "instance as a number");
-	ok(!extra(",\"instance\":\"0000000000000001\","
-			  "\"instance\":\"0000000000000001\""),
-	   "instance twice");
-	{
-		char buf2[CM_NODE_STATE_MAX];
+	ok(!field("port", "{}"), "port as an object");
+	ok(!field("instance", "[\"0123456789abcdef\"]"), "instance as an array");
 
-		make(buf2, sizeof(buf2), "sessions", NULL,
-			 ",\"instance\":\"0000000000000001\"");
-		ok(!parse(buf2, &s) && !s.reachable, "instance but no sessions refused");
-		make(buf2, sizeof(buf2), "", NULL, ",\"instance\":\"00000000000000a1\"");
-		ok(parse(buf2, &s) && s.instance == 0xa1, "instance read");
-	}
+	/* the instance */
+	ok(field("instance", "\"0123456789abcdef\""), "instance lower case");
+	ok(field("instance", "\"0123456789ABCDEF\""), "instance upper case");
+	ok(field("instance", "\"0000000000000000\""), "instance 0");
+	ok(!field("instance", "\"0123456789abcde\""), "instance of 15 digits");
+	ok(!field("instance", "\"0123456789abcdef0\""), "instance of 17 digits");
+	ok(!field("instance", "\"0123456789abcdeg\""), "instance with g");
+	ok(!field("instance", "\"\""), "empty instance");
+	ok(!field("instance", "\"0x23456789abcdef\""), "instance with 0x");
+	ok(!field("instance", "\" 123456789abcdef\""), "instance with a space");
+	ok(!field("instance", "\"-123456789abcdef\""), "instance with a sign");
+	ok(!extra(",\"instance\":\"0000000000000001\""), "instance twice");
+	make(buf, sizeof(buf), "instance", "\"00000000000000a1\"", "");
+	ok(parse(buf, &s) && s.instance == 0xa1, "instance read");
 
-	ok(!extra(",\"extra\":{\"a\":1}"), "nested object under an unknown key");
-	ok(!extra(",\"extra\":{}"), "empty object under an unknown key");
-	ok(!extra(",\"extra\":[1,2]"), "array under an unknown key");
-	ok(!extra(",\"extra\":-1"), "negative number under an unknown key");
-	ok(!extra(",\"extra\":1.5"), "fraction under an unknown key");
+	/* the port */
+	ok(field("port", "1"), "port 1");
+	ok(field("port", "65535"), "port 65535");
+	ok(!field("port", "0"), "port 0 refused");
+	ok(!field("port", "65536"), "port 65536 refused");
+	ok(!field("port", "4294967297"), "port 2^32 + 1 refused");
+	ok(!field("port", "18446744073709551616"), "port UINT64_MAX + 1 refused");
+	ok(!field("port", "-1"), "negative port");
+	ok(!field("port", "+5432"), "port with a sign");
+	ok(!field("port", "05432"), "port with a leading zero");
+	ok(!field("port", "5432.0"), "fractional port");
+	ok(!field("port", "5e3"), "exponent in port");
+	ok(!field("port", ""), "empty port");
+	make(buf, sizeof(buf), "port", "65535", "");
+	ok(parse(buf, &s) && s.port == 65535, "port read");
+
+	/* the timeline mark */
+	ok(field("timeline_mark", "0"), "timeline_mark 0");
+	ok(field("timeline_mark", "4294967295"), "timeline_mark UINT32_MAX");
+	ok(!field("timeline_mark", "4294967296"), "timeline_mark UINT32_MAX + 1");
+	ok(!field("timeline_mark", "-1"), "negative timeline_mark");
+	ok(!field("timeline_mark", "01"), "timeline_mark 01");
+	ok(!field("timeline_mark", "1.5"), "fractional timeline_mark");
+	make(buf, sizeof(buf), "timeline_mark", "77", "");
+	ok(parse(buf, &s) && s.timeline_mark == 77 && s.timeline == 1,
+	   "timeline_mark read apart from timeline");
+
 	ok(!extra(","), "trailing comma");
 	ok(!extra(",\"extra\""), "member without a value");
 	ok(!extra(",\"extra\":"), "member with an empty value");
+	ok(!extra(",\"extra\":,\"y\":1"), "empty value before another member");
 	ok(!field("timeline", "-1"), "negative timeline");
 	ok(!field("timeline", "1.0"), "fractional timeline");
 	ok(!field("timeline", "1e3"), "exponent in timeline");
@@ -993,6 +1338,7 @@ test_json_reject(void)
 	ok(!field("name", "\"\xc3\xa9\""), "UTF-8 in a string");
 	ok(!field("name", "\"pg1"), "unterminated string");
 	ok(field("name", "\"a\\\"b\\\\c\""), "\\\" and \\\\ escapes");
+	ok(!field("instance", "\"0123456789abcde\\f\""), "escape in the instance");
 	ok(!parse("{\"na\\me\":\"pg1\"}", &s), "bad escape in a key");
 
 	for (size_t i = 0; i < sizeof(garbage) / sizeof(garbage[0]); i++)
@@ -1022,6 +1368,213 @@ test_json_reject(void)
 	   "%d bytes refused", CM_NODE_STATE_MAX + 1);
 }
 
+/* n times c, then a NUL, into buf */
+static const char *
+repeat(char *buf, char c, size_t n)
+{
+	memset(buf, c, n);
+	buf[n] = '\0';
+	return buf;
+}
+
+/* nested arrays, or objects keyed "k", depth levels deep around inner */
+static void
+nest(char *buf, size_t len, bool objects, int depth, const char *inner)
+{
+	size_t o = 0;
+
+	o += (size_t) snprintf(buf + o, len - o, ",\"deep\":");
+	for (int i = 0; i < depth; i++)
+		o += (size_t) snprintf(buf + o, len - o, "%s",
+							   objects ? "{\"k\":" : "[");
+	if (objects && inner[0] == '\0')
+	{
+		/* the innermost object is empty: drop its last "k": */
+		o -= 4;
+		buf[o - 1] = '{';
+	}
+	o += (size_t) snprintf(buf + o, len - o, "%s", inner);
+	for (int i = 0; i < depth; i++)
+		o += (size_t) snprintf(buf + o, len - o, "%s", objects ? "}" : "]");
+}
+
+static void
+test_json_unknown(void)
+{
+	char buf[CM_NODE_STATE_MAX * 2];
+	char big[CM_NODE_STATE_MAX];
+	char member[CM_NODE_STATE_MAX + 64];
+	CmNodeState s;
+	size_t room = CM_NODE_STATE_MAX - strlen(EXAMPLE);
+
+	/* keys of any length, around the reader's key buffer too */
+	for (size_t n = 1; n <= 40; n++)
+	{
+		snprintf(member, sizeof(member), ",\"%s\":1", repeat(big, 'k', n));
+		if (!extra_same(member))
+			ok(false, "unknown key of %zu bytes", n);
+	}
+	ok(true, "unknown keys of 1 to 40 bytes skipped");
+	snprintf(member, sizeof(member), ",\"%s\":\"v\"",
+			 repeat(big, 'k', room - 8));
+	ok(extra_same(member), "unknown key of %zu bytes", room - 8);
+	snprintf(member, sizeof(member), ",\"%s\":{\"a\":[true]}",
+			 repeat(big, 'k', 300 < room - 30 ? 300 : room - 30));
+	ok(extra_same(member), "long unknown key with an object value");
+
+	/* long keys that start like known ones are still unknown */
+	ok(extra_same(",\"timeline_mark_of_the_monitor_of_this_node\":\"x\""),
+	   "a long key starting with timeline_mark");
+	ok(extra_same(",\"system_identifier_of_the_upstream_node\":[1,2]"),
+	   "a long key starting with system_identifier");
+	ok(extra_same(",\"port_http\":8432,\"names\":[\"a\"],\"Name\":1,"
+				  "\"name \":2,\"timeline2\":\"x\""),
+	   "keys near known ones");
+
+	/* long string values */
+	snprintf(member, sizeof(member), ",\"x\":\"%s\"",
+			 repeat(big, 'v', room - 8));
+	ok(extra_same(member), "unknown string of %zu bytes", room - 8);
+	snprintf(member, sizeof(member), ",\"x\":[\"%s\",\"w\"]",
+			 repeat(big, 'v', room / 2));
+	ok(extra_same(member), "long string in an array");
+
+	/* escapes and bytes a known string may not hold */
+	ok(extra_same(",\"x\":\"a\\nb\""), "\\n in an unknown string");
+	ok(extra_same(",\"x\":\"caf\\u00e9\""), "\\u00e9 in an unknown string");
+	ok(extra_same(",\"x\":\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u0000\""),
+	   "every JSON escape in an unknown string");
+	ok(extra_same(",\"x\":\"\\\"}\""), "escaped quote before a brace");
+	ok(extra_same(",\"x\":\"caf\xc3\xa9 \x7f\""),
+	   "UTF-8 and DEL in an unknown string");
+	ok(extra_same(",\"x\":\"{[,:]}\""), "JSON punctuation in a string");
+	ok(extra_same(",\"a\\u0041\\\"b\":1"), "escapes in an unknown key");
+	ok(extra_same(",\"caf\xc3\xa9\":1"), "UTF-8 in an unknown key");
+
+	/* numbers and literals */
+	ok(extra_same(",\"x\":-1"), "negative number");
+	ok(extra_same(",\"x\":1.5"), "fraction");
+	ok(extra_same(",\"x\":-0.25"), "negative fraction");
+	ok(extra_same(",\"x\":1e10,\"y\":2E-3,\"z\":-6.02e+23"),
+	   "exponents of every form");
+	ok(extra_same(",\"x\":0"), "zero");
+	ok(extra_same(",\"x\":true,\"y\":false,\"z\":null"), "true, false and null");
+	ok(extra_same(",\"x\" :\t-1.5 , \"y\" : null "), "with whitespace");
+
+	/* nested values */
+	ok(extra_same(",\"extra\":{\"a\":1}"), "object under an unknown key");
+	ok(extra_same(",\"extra\":{}"), "empty object");
+	ok(extra_same(",\"extra\":[]"), "empty array");
+	ok(extra_same(",\"extra\":[1,2]"), "array");
+	ok(extra_same(",\"extra\":{ \"a\" : [ 1 , { \"b\" : null } , [ ] ] ,"
+				  "\"c\":\"d\",\"e\":{\"f\":-1e-2}}"),
+	   "objects and arrays mixed, with whitespace");
+	ok(extra_same(",\"a\":[],\"b\":{},\"c\":[{}],\"d\":[[]]"),
+	   "several nested members");
+	ok(extra_same(",\"x\":{\"a\":1,\"a\":2}"),
+	   "repeated key inside an unknown object");
+
+	/* a known key inside an unknown value is not that key */
+	ok(extra_same(",\"extra\":{\"name\":\"evil\",\"port\":1,"
+				  "\"instance\":\"0000000000000000\",\"timeline\":99}"),
+	   "known keys nested under an unknown key are neither read nor "
+	   "duplicates");
+	ok(extra_same(",\"extra\":[{\"timeline_mark\":9},{\"sessions\":\"x\"}]"),
+	   "known keys in objects inside an array");
+	ok(extra_same(",\"extra\":{\"name\":{\"name\":[\"name\"]}}"),
+	   "a known key as a nested key and a string");
+	make(buf, sizeof(buf), "port", NULL, ",\"extra\":{\"port\":5432}");
+	ok(!parse(buf, &s) && !s.reachable,
+	   "port only nested under an unknown key: missing");
+	make(buf, sizeof(buf), "name", NULL, ",\"n\":[\"name\",\"pg1\"]");
+	ok(!parse(buf, &s) && !s.reachable, "name only inside an array: missing");
+
+	/* depth */
+	nest(member, sizeof(member), false, 7, "1");
+	ok(extra_same(member), "7 arrays around a number: %s", member + 8);
+	nest(member, sizeof(member), true, 7, "1");
+	ok(extra_same(member), "7 objects around a number: %s", member + 8);
+	nest(member, sizeof(member), false, 8, "");
+	ok(extra_same(member), "8 arrays, the innermost empty: %s", member + 8);
+	nest(member, sizeof(member), true, 8, "");
+	ok(extra_same(member), "8 objects, the innermost empty: %s", member + 8);
+	nest(member, sizeof(member), false, 9, "");
+	ok(!extra(member), "9 arrays refused: %s", member + 8);
+	nest(member, sizeof(member), true, 9, "");
+	ok(!extra(member), "9 objects refused: %s", member + 8);
+	nest(member, sizeof(member), false, 9, "1");
+	ok(!extra(member), "9 arrays around a number refused");
+	nest(member, sizeof(member), false, (int) (room / 2) - 16, "");
+	ok(!extra(member), "%d arrays refused", (int) (room / 2) - 16);
+	snprintf(member, sizeof(member), ",\"x\":%s", repeat(big, '[', room - 8));
+	ok(!extra(member), "%zu opening brackets refused", room - 8);
+	snprintf(member, sizeof(member), ",\"x\":%s", repeat(big, '{', room - 8));
+	ok(!extra(member), "%zu opening braces refused", room - 8);
+
+	/* shapes an unknown value may not have */
+	{
+		static const struct
+		{
+			const char *member;
+			const char *why;
+		} bad[] = {
+			{",\"x\":{\"a\":1", "unterminated object"},
+			{",\"x\":{\"a\":{\"b\":1}", "unterminated inner object"},
+			{",\"x\":[1,2", "unterminated array"},
+			{",\"x\":[[1],[2]", "unterminated outer array"},
+			{",\"x\":{\"a\":\"b}", "unterminated string inside an object"},
+			{",\"x\":[\"a]", "unterminated string inside an array"},
+			{",\"x\":\"abc", "unterminated string"},
+			{",\"x\":\"abc\\\"}", "string ending in an escaped quote"},
+			{",\"x\":{\"a", "unterminated key"},
+			{",\"x\":{\"a\"", "key without a colon"},
+			{",\"x\":{\"a\":}", "nested member without a value"},
+			{",\"x\":{\"a\" 1}", "nested member without a colon"},
+			{",\"x\":{1:2}", "nested key not a string"},
+			{",\"x\":{a:2}", "nested key unquoted"},
+			{",\"x\":{\"a\":1,}", "trailing comma in an object"},
+			{",\"x\":[1,]", "trailing comma in an array"},
+			{",\"x\":[,1]", "leading comma in an array"},
+			{",\"x\":{,}", "lone comma in an object"},
+			{",\"x\":[1 2]", "array without a comma"},
+			{",\"x\":{\"a\":1 \"b\":2}", "object without a comma"},
+			{",\"x\":[1}", "array closed by a brace"},
+			{",\"x\":{\"a\":1]", "object closed by a bracket"},
+			{",\"x\":]", "a closing bracket for a value"},
+			{",\"x\":}", "a closing brace for a value"},
+			{",\"x\":\"a\x01\"", "control byte in an unknown string"},
+			{",\"x\":\"a\tb\"", "raw tab in an unknown string"},
+			{",\"x\":\"a\nb\"", "raw newline in an unknown string"},
+			{",\"x\":\"\\\x01\"", "escaped control byte"},
+			{",\"x\":'a'", "single-quoted string"},
+			{",\"x\":1,", "trailing comma after an unknown member"},
+			{",\"x\":[]]", "an extra bracket"},
+			{",\"a\x01\":1", "control byte in an unknown key"},
+		};
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+			ok(!extra(bad[i].member), "refused: %s", bad[i].why);
+	}
+
+	/* a known key that repeats is still refused with unknown keys around */
+	ok(!extra(",\"x\":{\"y\":[1]},\"port\":5432,\"z\":null"),
+	   "port repeated between unknown members");
+	ok(!extra(",\"x\":[],\"name\":\"pg1\""), "name repeated after an array");
+	ok(!field("port", "5432,\"port\":{}"), "port and then port as an object");
+
+	/* a state with unknown members fills CM_NODE_STATE_MAX exactly */
+	snprintf(member, sizeof(member), ",\"x\":\"%s\"",
+			 repeat(big, 'v', room - 7));
+	make(buf, sizeof(buf), "", NULL, member);
+	is_int(strlen(buf), CM_NODE_STATE_MAX, "a state of exactly %d bytes",
+		   CM_NODE_STATE_MAX);
+	ok(parse(buf, &s), "accepted");
+	snprintf(member, sizeof(member), ",\"x\":\"%s\"",
+			 repeat(big, 'v', room - 6));
+	make(buf, sizeof(buf), "", NULL, member);
+	ok(!parse(buf, &s) && !s.reachable, "one byte more refused");
+}
+
 int
 main(void)
 {
@@ -1030,8 +1583,11 @@ main(void)
 	test_nodes_limits();
 	test_leader();
 	test_pool();
+	test_vet();
+	test_mark_from_peers();
 	test_pick();
 	test_json_format();
 	test_json_reject();
+	test_json_unknown();
 	return done_testing();
 }

@@ -194,8 +194,7 @@ test_request_large(void)
 	is_int(strlen(req.path), CM_HTTP_PATH_MAX - 1, "path kept whole");
 	snprintf(buf, CM_HTTP_REQUEST_MAX, "GET %.*s HTTP/1.1\r\n\r\n",
 			 CM_HTTP_PATH_MAX, path);
-	is_int(request(buf), CM_HTTP_TOO_LARGE, "path of %d bytes",
-		   CM_HTTP_PATH_MAX);
+	is_int(request(buf), CM_HTTP_URI_LONG, "path of %d bytes", CM_HTTP_PATH_MAX);
 	is_str(req.path, "", "no path reported");
 	snprintf(buf, CM_HTTP_REQUEST_MAX, "GET /?%.*s HTTP/1.1\r\n\r\n",
 			 CM_HTTP_PATH_MAX + 32, path);
