@@ -96,7 +96,7 @@ extern bool cm_node_state_parse(const char *body, size_t len, CmNodeState *out);
  * system identifier: nodes of another cluster never take sessions.
  * timeline_mark is the highest timeline seen so far; it is raised here and
  * never lowered.  max_lag is read_only_max_lag in bytes (-1: no limit).
- * Only the first CM_MAX_NODES of n nodes are considered.  The majority
+ * More than CM_MAX_NODES nodes give no leader.  The majority
  * counts nodes that answered with self_sysid.
  */
 extern void

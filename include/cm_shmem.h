@@ -55,6 +55,7 @@ typedef struct CmRouting
 	 * had at the last probe; read_only is then only the fallback.
 	 */
 	char leader[CM_NODE_NAME_LEN];
+	int64 valid_until; /* cm_now_ms(); 0: no end.  Past it, no target */
 	int ro_pool_size;
 	CmTarget ro_pool[CM_MAX_NODES];
 	uint32 ro_load[CM_MAX_NODES];
@@ -94,7 +95,8 @@ typedef struct CmShared
 extern CmShared *cm_shared;
 
 extern void cm_shmem_install_hooks(void);
-extern void cm_routing_read(CmRouting *out);
+extern bool cm_routing_read(CmRouting *out);
+extern void cm_routing_repair(void);
 extern void cm_routing_publish(const CmRouting *in);
 extern CmSessionSlot *cm_slot_get(int index);
 extern uint32 cm_shmem_total_clients(CmPortKind kind);

@@ -205,14 +205,14 @@ cm_nodes_parse(const char *text, CmNodeConf *out, int max, char *err,
 	return n;
 }
 
+/*
+ * The mark rises to the highest timeline, or mark, any answer of this
+ * cluster gives: also answers set aside as misdirected, since a higher
+ * timeline is a fact wherever it is read, and rising is always safe.
+ */
 static void
-decide_leader(const CmNodeConf *conf, const CmNodeState *nodes, int n,
-			  uint64_t sysid, uint32_t *mark, CmClusterDecision *out)
+raise_mark(const CmNodeState *nodes, int n, uint64_t sysid, uint32_t *mark)
 {
-	int primaries = 0;
-	int below = -1;
-
-	/* the mark rises to the highest timeline, or mark, any node has seen */
 	for (int i = 0; i < n; i++)
 	{
 		if (!nodes[i].reachable || nodes[i].system_identifier != sysid)
@@ -222,6 +222,16 @@ decide_leader(const CmNodeConf *conf, const CmNodeState *nodes, int n,
 		if (nodes[i].timeline_mark > *mark)
 			*mark = nodes[i].timeline_mark;
 	}
+}
+
+static void
+decide_leader(const CmNodeConf *conf, const CmNodeState *nodes, int n,
+			  uint64_t sysid, uint32_t *mark, CmClusterDecision *out)
+{
+	int primaries = 0;
+	int below = -1;
+
+
 	if (out->reachable * 2 <= n)
 	{
 		snprintf(out->no_leader_reason, CM_CLUSTER_REASON_LEN,
@@ -362,7 +372,15 @@ cm_cluster_decide(const CmNodeConf *conf, const CmNodeState *nodes, int n,
 
 	memset(out, 0, sizeof(*out));
 	out->leader = -1;
-	n = n < CM_MAX_NODES ? n : CM_MAX_NODES;
+	if (n > CM_MAX_NODES)
+	{
+		snprintf(out->no_leader_reason, CM_CLUSTER_REASON_LEN,
+				 "more than %d nodes are listed", CM_MAX_NODES);
+		snprintf(out->no_pool_reason, CM_CLUSTER_REASON_LEN,
+				 "there is no write leader for a standby to follow");
+		return;
+	}
+	raise_mark(nodes, n, self_sysid, timeline_mark);
 	vet_answers(conf, nodes, n, vetted, out);
 	/* a node that answers for another cluster is no vote in this one */
 	for (int i = 0; i < n; i++)

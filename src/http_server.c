@@ -5,8 +5,9 @@
  *
  * One request per connection: read the head (at most CM_HTTP_REQUEST_MAX
  * bytes, within CM_HTTP_DEADLINE_MS), write the answer, close.  At most
- * CM_HTTP_MAX_CONNS connections are open; when one more comes, the oldest
- * is closed, so idle connections cannot lock out the other nodes' probes.
+  * CM_HTTP_MAX_CONNS connections are open; when one more comes, the oldest
+ * that has sent nothing yet is closed, so idle connections cannot lock out
+ * the other nodes' probes (which send their request at once).
  * Nothing here blocks the monitor or raises an error: sockets are
  * non-blocking, memory is asked for without failing, and every answer is
  * built whole in the connection's own buffer.
@@ -55,7 +56,7 @@ static int nlisteners = 0;
 static dlist_head conns = DLIST_STATIC_INIT(conns);	  /* oldest first */
 static dlist_head closed = DLIST_STATIC_INIT(closed); /* to free */
 static int nconns = 0;
-static bool accept_paused = false; /* out of descriptors: until the sweep */
+static int64 accept_resume_at = 0; /* out of descriptors: paused till then */
 
 static void conn_close(HttpConn *c);
 
@@ -271,12 +272,31 @@ cm_http_free_closed(void)
 	}
 }
 
+/* Closes the oldest connection that has sent nothing yet, if any. */
+static bool
+evict_idle(void)
+{
+	dlist_iter iter;
+
+	dlist_foreach (iter, &conns)
+	{
+		HttpConn *c = dlist_container(HttpConn, node, iter.cur);
+
+		if (c->in_len == 0 && !c->answered)
+		{
+			conn_close(c);
+			return true;
+		}
+	}
+	return false;
+}
+
 static void
 pause_accepting(void)
 {
 	for (int i = 0; i < nlisteners; i++)
 		cm_mon_modify(&listeners[i], 0);
-	accept_paused = true;
+	accept_resume_at = cm_now_ms() + 1000;
 }
 
 static void
@@ -295,10 +315,13 @@ listener_event(CmMonEvent *ev, uint32 events)
 				pause_accepting(); /* else the loop would spin on it */
 			return;				   /* EAGAIN, or an error to retry */
 		}
-		if (nconns >= CM_HTTP_MAX_CONNS)
-			conn_close(dlist_container(HttpConn, node, dlist_head_node(&conns)));
-		c = palloc_extended(sizeof(HttpConn),
-							MCXT_ALLOC_NO_OOM | MCXT_ALLOC_ZERO);
+		if (nconns >= CM_HTTP_MAX_CONNS && !evict_idle())
+		{
+			close(fd); /* every connection is busy: refuse this one */
+			continue;
+		}
+		c = MemoryContextAllocExtended(TopMemoryContext, sizeof(HttpConn),
+									   MCXT_ALLOC_NO_OOM | MCXT_ALLOC_ZERO);
 		if (c == NULL)
 		{
 			close(fd);
@@ -403,11 +426,11 @@ cm_http_check_timeouts(int64 now)
 {
 	dlist_mutable_iter iter;
 
-	if (accept_paused)
+	if (accept_resume_at != 0 && now >= accept_resume_at)
 	{
 		for (int i = 0; i < nlisteners; i++)
 			cm_mon_modify(&listeners[i], EPOLLIN);
-		accept_paused = false;
+		accept_resume_at = 0;
 	}
 	dlist_foreach_modify (iter, &conns)
 	{

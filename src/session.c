@@ -574,6 +574,15 @@ cm_session_authenticated(CmSession *s)
 	session_route(s);
 }
 
+/* Why read-write sessions have no target now. */
+static const char *
+no_leader_reason(const CmRouting *r)
+{
+	if (r->read_write.valid && r->valid_until != 0)
+		return "the monitor has not confirmed the write leader recently: it is late or restarting";
+	return r->no_leader_reason;
+}
+
 /*
  * Sessions this worker sent to each standby of the pool since the routing
  * state last changed: added to the load each standby had at the last probe,
@@ -621,7 +630,8 @@ session_route(CmSession *s)
 		session_connect(s);
 		return;
 	}
-	if (r->read_write.valid)
+	if (r->read_write.valid &&
+		(r->valid_until == 0 || cm_now_ms() < r->valid_until))
 	{
 		s->target = r->read_write;
 		session_connect(s);
@@ -632,7 +642,7 @@ session_route(CmSession *s)
 		if (cm_leader_wait_timeout <= 0)
 		{
 			session_fail(s, "57P03", "no write leader is available",
-						 r->no_leader_reason);
+						 no_leader_reason(r));
 			return;
 		}
 		s->state = CM_SS_WAIT_TARGET;
@@ -1324,7 +1334,7 @@ cm_session_check_timeouts(int64 now)
 				break;
 			case CM_SS_WAIT_TARGET:
 				session_fail(s, "57P03", "no write leader is available",
-							 cm_proxy_routing()->no_leader_reason);
+							 no_leader_reason(cm_proxy_routing()));
 				break;
 			case CM_SS_CONNECTING:
 			case CM_SS_SERVER_SSL:

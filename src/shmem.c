@@ -98,27 +98,35 @@ cm_shmem_install_hooks(void)
  * The routing state is a seqlock: its only writer, the monitor, makes
  * routing_seq odd while it copies; a reader copies between two equal even
  * readings.  Readers never block the writer, and the writer never waits.
+ * A reader gives up (false, out untouched) after about a second of odd or
+ * moving counts, which only a writer stopped in the middle could cause.
  */
-void
+bool
 cm_routing_read(CmRouting *out)
 {
-	for (int tries = 0;; tries++)
+	static CmRouting copy; /* large: not on the stack */
+
+	for (uint32 tries = 0; tries < 20000; tries++)
 	{
 		uint32 before = pg_atomic_read_u32(&cm_shared->routing_seq);
 
 		if ((before & 1) == 0)
 		{
 			pg_read_barrier();
-			memcpy(out, &cm_shared->routing, sizeof(CmRouting));
+			memcpy(&copy, &cm_shared->routing, sizeof(CmRouting));
 			pg_read_barrier();
 			if (pg_atomic_read_u32(&cm_shared->routing_seq) == before)
-				return;
+			{
+				memcpy(out, &copy, sizeof(CmRouting));
+				return true;
+			}
 		}
-		if (tries % 1000 == 999)
-			pg_usleep(100L);
+		if (tries % 100 == 99)
+			pg_usleep(5000L);
 		else
 			pg_spin_delay();
 	}
+	return false;
 }
 
 /* Publishes a new routing state and wakes every proxy worker. */
@@ -126,11 +134,20 @@ void
 cm_routing_publish(const CmRouting *in)
 {
 	pg_atomic_fetch_add_u32(&cm_shared->routing_seq, 1); /* odd: writing */
+	pg_write_barrier();
 	memcpy(&cm_shared->routing, in, sizeof(CmRouting));
 	pg_write_barrier();
 	pg_atomic_fetch_add_u32(&cm_shared->routing_seq, 1); /* even: done */
 	pg_atomic_fetch_add_u64(&cm_shared->routing_generation, 1);
 	cm_wakeup_all();
+}
+
+/* A starting monitor: an earlier one stopped while writing leaves it odd. */
+void
+cm_routing_repair(void)
+{
+	if (pg_atomic_read_u32(&cm_shared->routing_seq) & 1)
+		pg_atomic_fetch_add_u32(&cm_shared->routing_seq, 1);
 }
 
 CmSessionSlot *

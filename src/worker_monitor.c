@@ -54,9 +54,12 @@ static socklen_t node_http_len[CM_MAX_NODES];
 static uint64 instance;			 /* this monitor's run, served as "instance" */
 static uint32 timeline_mark = 0; /* highest timeline seen, ever */
 static uint32 stored_mark = 0;	 /* as last written to its file */
+static uint32 logged_mark = 0;	 /* as last logged */
 static int64 next_tick = 0;
-static CmRouting described; /* this node at the last tick */
+static MemoryContext work_cxt = NULL; /* reset at every loop iteration */
+static CmRouting described;			  /* this node at the last tick */
 static bool round_active = false;
+static bool resolve_pending = false; /* a reload asked for fresh addresses */
 
 bool
 cm_mon_watch(CmMonEvent *ev, uint32 events)
@@ -89,47 +92,63 @@ cm_mon_forget(CmMonEvent *ev)
 }
 
 /*
- * Resolves every node once: the HTTP address is the PostgreSQL address
- * with the HTTP port, so the state read and the sessions sent reach the
- * same machine even when a name has several addresses.  getaddrinfo() may
- * block on DNS: this runs only when the list is read (start and SIGHUP).
+ * Resolves every node: the HTTP address is the PostgreSQL address with the
+ * HTTP port, so the state read and the sessions sent reach the same machine
+ * even when a name has several addresses.  getaddrinfo() may block on DNS:
+ * this runs only when the list is read (start, SIGHUP), and never during a
+ * probe round, whose answers must match the addresses sessions go to.  With
+ * keep_old, a name that does not resolve keeps its previous address.
  */
 static void
-resolve_nodes(void)
+resolve_nodes(bool keep_old)
 {
 	for (int i = 0; i < nnodes; i++)
 	{
 		char reason[CM_REASON_LEN];
 		int http_port = cm_guc_peer_http_port(nodes[i].port);
-		CmTarget *t = &node_target[i];
+		CmTarget t;
+		struct sockaddr_storage http;
+		socklen_t http_len = 0;
 
-		memset(t, 0, sizeof(CmTarget));
-		node_http_len[i] = 0;
-		if (!cm_resolve_target(nodes[i].host, nodes[i].port, t, reason))
+		memset(&t, 0, sizeof(t));
+		if (!cm_resolve_target(nodes[i].host, nodes[i].port, &t, reason))
 		{
 			ereport(LOG, (errmsg("connection_manager: node \"%s\": %s",
-								 nodes[i].name, reason)));
+								 nodes[i].name, reason),
+						  keep_old && node_target[i].valid
+							  ? errdetail("Its previous address \"%s\" is kept.",
+										  node_target[i].name)
+							  : 0));
+			if (!keep_old)
+			{
+				memset(&node_target[i], 0, sizeof(CmTarget));
+				node_http_len[i] = 0;
+			}
 			continue;
 		}
-		strlcpy(t->node, nodes[i].name, CM_NODE_NAME_LEN);
-		if (http_port <= 0)
-			continue;
-		memcpy(&node_http[i], &t->addr, t->addrlen);
-		node_http_len[i] = t->addrlen;
-		if (node_http[i].ss_family == AF_INET)
-			((struct sockaddr_in *) &node_http[i])->sin_port = htons(http_port);
-		else if (node_http[i].ss_family == AF_INET6)
-			((struct sockaddr_in6 *) &node_http[i])->sin6_port =
-				htons(http_port);
-		else
-			node_http_len[i] = 0;
+		strlcpy(t.node, nodes[i].name, CM_NODE_NAME_LEN);
+		memcpy(&http, &t.addr, t.addrlen);
+		if (http_port > 0 && http.ss_family == AF_INET)
+		{
+			((struct sockaddr_in *) &http)->sin_port = htons(http_port);
+			http_len = t.addrlen;
+		}
+		else if (http_port > 0 && http.ss_family == AF_INET6)
+		{
+			((struct sockaddr_in6 *) &http)->sin6_port = htons(http_port);
+			http_len = t.addrlen;
+		}
+		node_target[i] = t;
+		node_http[i] = http;
+		node_http_len[i] = http_len;
 	}
 }
 
 /*
- * Reads the node list again; names are resolved again at every call (on
- * SIGHUP), so a name that did not resolve gets another chance.  Returns
- * whether the list itself changed.
+ * Reads the node list again.  When it did not change, its names are still
+ * resolved again before the next round (a name that failed gets another
+ * chance; one that fails now keeps its address).  Returns whether the list
+ * itself changed.
  */
 static bool
 load_nodes(void)
@@ -137,9 +156,11 @@ load_nodes(void)
 	const char *text = cm_nodes ? cm_nodes : "";
 	char err[CM_CLUSTER_REASON_LEN];
 
+	char *copy;
+
 	if (nodes_text && strcmp(nodes_text, text) == 0)
 	{
-		resolve_nodes();
+		resolve_pending = true; /* at the next round's start */
 		return false;
 	}
 	if (round_active)
@@ -148,9 +169,10 @@ load_nodes(void)
 		cm_probe_abort_all();
 		round_active = false;
 	}
+	copy = MemoryContextStrdup(TopMemoryContext, text);
 	if (nodes_text)
 		pfree(nodes_text);
-	nodes_text = MemoryContextStrdup(TopMemoryContext, text);
+	nodes_text = copy;
 	nnodes = cm_nodes_parse(text, nodes, CM_MAX_NODES, err, sizeof(err));
 	if (nnodes < 0)
 	{
@@ -158,7 +180,8 @@ load_nodes(void)
 		ereport(LOG, (errmsg("connection_manager: nodes is invalid: %s", err)));
 		nnodes = 0;
 	}
-	resolve_nodes();
+	resolve_nodes(false);
+	resolve_pending = false;
 	if (nnodes > 0 && cm_guc_http_port() <= 0)
 		ereport(WARNING,
 				(errmsg("connection_manager: nodes is set but http_port is 0"),
@@ -268,14 +291,16 @@ note_round(const CmNodeState *states, const CmClusterDecision *d)
 	static bool warned_self = false;
 	bool self_seen = false;
 
-	if (timeline_mark > stored_mark)
+	if (timeline_mark > logged_mark)
 	{
 		const char *by = "?";
 
 		for (int i = 0; i < nnodes; i++)
 		{
-			if (states[i].reachable && (states[i].timeline == timeline_mark ||
-										states[i].timeline_mark == timeline_mark))
+			if (states[i].reachable &&
+				states[i].system_identifier == described.system_identifier &&
+				(states[i].timeline == timeline_mark ||
+				 states[i].timeline_mark == timeline_mark))
 			{
 				by = nodes[i].name;
 				break;
@@ -286,9 +311,10 @@ note_round(const CmNodeState *states, const CmClusterDecision *d)
 						timeline_mark),
 				 errdetail("Node \"%s\" reported it.  A primary on a lower timeline never takes read-write sessions again.",
 						   by)));
-		if (cm_mark_store(timeline_mark))
-			stored_mark = timeline_mark;
+		logged_mark = timeline_mark;
 	}
+	if (timeline_mark > stored_mark && cm_mark_store(timeline_mark))
+		stored_mark = timeline_mark;
 	if (strcmp(last_warning, d->warning) != 0)
 	{
 		if (d->warning[0])
@@ -363,6 +389,8 @@ finish_round(void)
 	}
 	cm_mon_view.self_is_leader =
 		d.leader >= 0 && states[d.leader].instance == instance;
+	/* a monitor that stops publishing stops the writes it routed */
+	r.valid_until = cm_now_ms() + 3 * (int64) cm_probe_interval + 1000;
 	publish(&r);
 }
 
@@ -372,13 +400,23 @@ tick(int64 now)
 {
 	/* with the list, targets come from it: no DNS here */
 	cm_node_describe(&described, nnodes == 0);
-	cm_node_self(&described, instance, &cm_mon_view.self);
-	cm_mon_view.self.timeline_mark = timeline_mark;
+	{
+		CmNodeState self; /* whole, or not at all, if an error cuts in */
+
+		cm_node_self(&described, instance, &self);
+		self.timeline_mark = timeline_mark;
+		cm_mon_view.self = self;
+	}
 	if (nnodes == 0)
 	{
 		cm_mon_view.self_is_leader = !described.in_recovery;
 		publish(&described);
 		return;
+	}
+	if (resolve_pending)
+	{
+		resolve_nodes(true);
+		resolve_pending = false;
 	}
 	cm_probe_round_start(node_http, node_http_len, nnodes,
 						 now + Max(100, Min(cm_probe_interval * 3 / 4, 5000)));
@@ -423,9 +461,26 @@ cm_monitor_main(Datum arg)
 	AddWaitEventToSet(wes, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
 	AddWaitEventToSet(wes, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
 	AddWaitEventToSet(wes, WL_SOCKET_READABLE, epoll_fd, NULL, NULL);
-	timeline_mark = stored_mark = cm_mark_load();
+	timeline_mark = stored_mark = logged_mark = cm_mark_load();
+	cm_routing_repair();
 	load_nodes();
+	if (nnodes > 0)
+	{
+		CmRouting none;
+
+		/* what an earlier monitor published is not known to hold any more */
+		memset(&none, 0, sizeof(none));
+		strlcpy(none.no_leader_reason,
+				"the monitor has not read the nodes' states yet", CM_REASON_LEN);
+		strlcpy(none.read_only_reason,
+				"the monitor has not read the nodes' states yet", CM_REASON_LEN);
+		cm_routing_publish(&none);
+		cm_mon_view.routing = none;
+	}
 	cm_http_open();
+	work_cxt =
+		AllocSetContextCreate(TopMemoryContext, "connection_manager monitor",
+							  ALLOCSET_DEFAULT_SIZES);
 
 	/*
 	 * An error raised in the loop (out of memory, most likely) is reported
@@ -441,11 +496,12 @@ cm_monitor_main(Datum arg)
 		MemoryContextSwitchTo(TopMemoryContext);
 		LWLockReleaseAll();
 		pgstat_clear_backend_activity_snapshot();
+		MemoryContextReset(work_cxt);
 		RESUME_INTERRUPTS();
 		cm_probe_abort_all();
 		round_active = false;
 		next_tick = cm_now_ms() + cm_probe_interval;
-		pg_usleep(100000L);
+		pg_usleep(1000000L); /* an error that repeats is logged once a second */
 	}
 	PG_exception_stack = &error_jmp;
 
@@ -454,6 +510,10 @@ cm_monitor_main(Datum arg)
 		WaitEvent ev[3];
 		int64 now = cm_now_ms();
 		int64 wait;
+
+		/* what an iteration allocates in passing goes with it */
+		MemoryContextReset(work_cxt);
+		MemoryContextSwitchTo(work_cxt);
 
 		if (now >= next_tick)
 		{

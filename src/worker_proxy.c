@@ -108,8 +108,9 @@ refresh_routing(void)
 
 	if (gen == routing_generation_seen)
 		return;
+	if (!cm_routing_read(&routing))
+		return; /* the monitor is stuck writing: keep the last, try again */
 	routing_generation_seen = gen;
-	cm_routing_read(&routing);
 	cm_session_routing_changed();
 }
 

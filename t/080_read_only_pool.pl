@@ -193,6 +193,21 @@ ok(pool_is(qr/read-only sessions go to the standbys pg2\n/, $offset),
 is(count_of($ports, $p2), 3, 'every read-only session goes to pg2');
 $_->quit for @$held;
 
+# A monitor that stops publishing stops the writes it routed: new
+# read-write sessions wait for it instead of trusting an old leader.
+my ($monitor) = map { /^\s*(\d+)\s+.*connection_manager monitor/ ? $1 : () }
+  split /\n/, `ps -o pid=,args= --ppid $primary->{_pid}`;
+ok($monitor, 'the monitor process is found');
+kill 'STOP', $monitor;
+usleep(2_000_000);
+($rc, $out, $err) = cm_psql($primary->{cm_rw_port}, 'select 1');
+like($err,
+	qr/FATAL:  no write leader is available\nDETAIL:  the monitor has not confirmed the write leader recently/,
+	'a stopped monitor: read-write sessions are refused once its state expires');
+kill 'CONT', $monitor;
+is(until_match($primary->{cm_rw_port}, 'select inet_server_port()', qr/^$p1$/),
+	$p1, 'the monitor back: read-write sessions flow again');
+
 # Only one node of three reachable: no majority, no write leader.
 $s2->stop;
 like(until_match($primary->{cm_rw_port}, 'select 1', qr/no write leader/),

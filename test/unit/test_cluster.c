@@ -628,7 +628,10 @@ test_vet(void)
 	   d.no_leader_reason);
 	ok(d.warning[0] != '\0', "warning set: %s", d.warning);
 
-	/* a set-aside answer does not raise the mark */
+	/*
+	 * a set-aside answer of this cluster still raises the mark (a higher
+	 * timeline is a fact wherever it is read), but never leads
+	 */
 	setup(3);
 	PRIMARY(0, 1, 1000);
 	STANDBY(1, 1, 1000);
@@ -637,9 +640,27 @@ test_vet(void)
 	st[2].port = 9999;
 	mark = 0;
 	decide(3, &mark, -1);
-	is_int(mark, 1, "mismatched node's timeline and mark not taken");
-	is_int(d.leader, 0, "the primary on timeline 1 leads");
-	ok(in_pool(1) && !in_pool(2), "pool without the mismatched node");
+	is_int(mark, 6, "mismatched node's mark taken");
+	is_int(d.leader, -1, "the primary on timeline 1 is below it");
+	ok(!in_pool(2), "the mismatched node is in no pool");
+	st[2].port = conf[2].port;
+	st[2].system_identifier = OTHER_SYSID;
+	st[2].timeline_mark = 9;
+	decide(3, &mark, -1);
+	is_int(mark, 6, "another cluster's mark is not taken");
+
+	/* more nodes than the list can hold: refused, not cut */
+	setup(CM_MAX_NODES);
+	for (int i = 0; i < CM_MAX_NODES; i++)
+		STANDBY(i, 1, 1000);
+	PRIMARY(0, 1, 1000);
+	mark = 0;
+	memset(&d, 0x5a, sizeof(d));
+	cm_cluster_decide(conf, st, CM_MAX_NODES + 1, SYSID, &mark, -1, &d);
+	is_int(d.leader, -1, "%d nodes: no leader", CM_MAX_NODES + 1);
+	is_int(d.pool_size, 0, "and no pool");
+	ok(strstr(d.no_leader_reason, "more than") != NULL, "reason: %s",
+	   d.no_leader_reason);
 
 	/* entries 2 and 3 are one server: it counts once */
 	setup(3);
