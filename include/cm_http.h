@@ -5,9 +5,11 @@
  *		against the bytes actually held.
  *
  * The server answers one request per connection and closes it, so only
- * the request line matters; headers are bounded and checked for shape but
- * not interpreted.  A probe reads the whole answer until the peer closes
- * and then splits it into status and body.
+ * the request line matters; headers are bounded and checked for shape, an
+ * HTTP/1.1 request needs exactly one Host, and a request announcing a body
+ * (Content-Length above 0, any Transfer-Encoding) is refused.  A probe
+ * reads the whole answer until the peer closes and then splits it into
+ * status and body.
  */
 #ifndef CM_HTTP_H
 #define CM_HTTP_H

@@ -54,10 +54,29 @@ next_line(const char *p, const char *end)
 	return nl ? nl + 1 : end;
 }
 
-/* Checks the header lines between p and end; a Content-Length goes to *cl. */
-static bool
-check_headers(const char *p, const char *end, long *cl)
+/* What the header lines say that framing depends on. */
+typedef struct Headers
 {
+	long content_length; /* -1: none */
+	int hosts;			 /* Host lines */
+	bool transfer_encoding;
+} Headers;
+
+static bool
+is_header(const char *p, const char *colon, const char *name)
+{
+	size_t len = strlen(name);
+
+	return (size_t) (colon - p) == len && strncasecmp(p, name, len) == 0;
+}
+
+/* Checks the header lines between p and end, noting what framing needs. */
+static bool
+check_headers(const char *p, const char *end, Headers *h)
+{
+	long *cl = &h->content_length;
+
+	memset(h, 0, sizeof(*h));
 	*cl = -1;
 	while (p < end)
 	{
@@ -75,9 +94,13 @@ check_headers(const char *p, const char *end, long *cl)
 			if (!is_tchar(*c))
 				return false;
 		for (const char *c = colon + 1; c < p + n; c++)
-			if ((unsigned char) *c < 0x20 && *c != '\t')
+			if (((unsigned char) *c < 0x20 && *c != '\t') || *c == 0x7f)
 				return false;
-		if (colon - p == 14 && strncasecmp(p, "content-length", 14) == 0)
+		if (is_header(p, colon, "host"))
+			h->hosts++;
+		else if (is_header(p, colon, "transfer-encoding"))
+			h->transfer_encoding = true;
+		else if (is_header(p, colon, "content-length"))
 		{
 			const char *v = colon + 1;
 			long value = 0;
@@ -112,7 +135,7 @@ cm_http_parse_request(const char *buf, size_t len, CmHttpRequest *out)
 	const char *target;
 	size_t path_len;
 	long line;
-	long cl;
+	Headers h;
 
 	memset(out, 0, sizeof(*out));
 	if (head == 0)
@@ -153,7 +176,12 @@ cm_http_parse_request(const char *buf, size_t len, CmHttpRequest *out)
 	}
 	if (path_len >= sizeof(out->path))
 		return CM_HTTP_URI_LONG;
-	if (!check_headers(next_line(buf, end), end, &cl))
+	/*
+	 * No request here has a body, so one announced is refused, and with it
+	 * any way to smuggle a second request; HTTP/1.1 requires one Host.
+	 */
+	if (!check_headers(next_line(buf, end), end, &h) || h.content_length > 0 ||
+		h.transfer_encoding || h.hosts > 1 || (h.hosts == 0 && sp2[8] == '1'))
 		return CM_HTTP_BAD;
 	memcpy(out->method, buf, (size_t) (sp1 - buf));
 	memcpy(out->path, target, path_len);
@@ -168,7 +196,7 @@ cm_http_parse_answer(const char *buf, size_t len, int *status,
 {
 	size_t head = head_length(buf, len);
 	long line;
-	long cl;
+	Headers h;
 
 	if (head == 0 || len > CM_HTTP_ANSWER_MAX)
 		return false;
@@ -183,9 +211,10 @@ cm_http_parse_answer(const char *buf, size_t len, int *status,
 			return false;
 	if (buf[9] < '1' || buf[9] > '5')
 		return false;
-	if (!check_headers(next_line(buf, buf + head), buf + head, &cl))
-		return false;
-	if (cl >= 0 && (size_t) cl != len - head)
+	if (!check_headers(next_line(buf, buf + head), buf + head, &h) ||
+		h.transfer_encoding)
+		return false; /* answers are read to the close, never chunked */
+	if (h.content_length >= 0 && (size_t) h.content_length != len - head)
 		return false;
 	*status = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
 	*body = buf + head;

@@ -60,19 +60,24 @@ static int64 accept_resume_at = 0; /* out of descriptors: paused till then */
 
 static void conn_close(HttpConn *c);
 
-/* Builds a whole answer: status line, a few headers and the body. */
+/*
+ * Builds a whole answer: status line, a few headers (and extra ones, each
+ * ending in CRLF) and the body.
+ */
 static void
-conn_answer(HttpConn *c, int status, const char *reason, const char *type,
-			const char *body, bool head_only)
+conn_answer_with(HttpConn *c, int status, const char *reason, const char *extra,
+				 const char *type, const char *body, bool head_only)
 {
 	size_t body_len = strlen(body);
-	int n = snprintf(c->out, sizeof(c->out),
-					 "HTTP/1.1 %d %s\r\n"
-					 "Content-Type: %s\r\n"
-					 "Content-Length: %zu\r\n"
-					 "Cache-Control: no-store\r\n"
-					 "Connection: close\r\n\r\n%s",
-					 status, reason, type, body_len, head_only ? "" : body);
+	int n =
+		snprintf(c->out, sizeof(c->out),
+				 "HTTP/1.1 %d %s\r\n"
+				 "%s"
+				 "Content-Type: %s\r\n"
+				 "Content-Length: %zu\r\n"
+				 "Cache-Control: no-store\r\n"
+				 "Connection: close\r\n\r\n%s",
+				 status, reason, extra, type, body_len, head_only ? "" : body);
 
 	if (n < 0 || (size_t) n >= sizeof(c->out))
 		n = snprintf(c->out, sizeof(c->out),
@@ -81,6 +86,13 @@ conn_answer(HttpConn *c, int status, const char *reason, const char *type,
 	c->answered = true;
 	c->out_len = (size_t) n;
 	c->out_sent = 0;
+}
+
+static void
+conn_answer(HttpConn *c, int status, const char *reason, const char *type,
+			const char *body, bool head_only)
+{
+	conn_answer_with(c, status, reason, "", type, body, head_only);
 }
 
 static void
@@ -113,8 +125,8 @@ route_request(HttpConn *c, const CmHttpRequest *req)
 	bool h = req->head;
 
 	if (req->other_method)
-		conn_answer(c, 405, "Method Not Allowed", "text/plain",
-					"only GET and HEAD are served\n", false);
+		conn_answer_with(c, 405, "Method Not Allowed", "Allow: GET, HEAD\r\n",
+						 "text/plain", "only GET and HEAD are served\n", false);
 	else if (strcmp(p, "/connection/is-live") == 0)
 		answer_bool(c, true, h);
 	else if (strcmp(p, "/connection/is-ready") == 0)

@@ -61,6 +61,28 @@ like($raw, qr/\AHTTP\/1\.1 200 OK\r\n.*Content-Length: 4\r\n.*\r\n\r\n\z/s,
 is($status, 404, 'unknown path: 404');
 ($status) = cm_http($http, '/connection/is-live', method => 'POST');
 is($status, 405, 'POST: 405');
+$raw = cm_http_raw($http, "DELETE / HTTP/1.1\r\nHost: x\r\n\r\n");
+like($raw, qr/\AHTTP\/1\.1 405 .*\r\nAllow: GET, HEAD\r\n/s, '405 says what is allowed');
+for my $path ('/connection/is-live/', '//connection/is-live', '/CONNECTION/IS-LIVE',
+	'/connection/%69s-live', '/connection/../connection/is-live')
+{
+	($status) = cm_http($http, $path);
+	is($status, 404, "$path: exact paths only, no decoding: 404");
+}
+$raw = cm_http_raw($http, "GET /connection/is-live HTTP/1.1\r\n\r\n");
+like($raw, qr/\AHTTP\/1\.1 400 /, 'HTTP/1.1 without Host: 400');
+$raw = cm_http_raw($http, "GET /connection/is-live HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n");
+like($raw, qr/\AHTTP\/1\.1 400 /, 'two Host lines: 400');
+$raw = cm_http_raw($http, "GET /connection/is-live HTTP/1.0\r\n\r\n");
+like($raw, qr/\AHTTP\/1\.1 200 .*true\z/s, 'HTTP/1.0 without Host: served');
+$raw = cm_http_raw($http,
+	"GET /connection/is-live HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\n\r\n"
+	  . "GET /node/is-read-write HTTP/1.1\r\n\r\n");
+like($raw, qr/\AHTTP\/1\.1 400 [^\n]*\r\n(?:(?!HTTP\/1).)*\z/s,
+	'a request with a body (a smuggled second one): 400, one answer only');
+$raw = cm_http_raw($http,
+	"GET /connection/is-live HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+like($raw, qr/\AHTTP\/1\.1 400 /, 'Transfer-Encoding: 400');
 $raw = cm_http_raw($http, "GET /connection/is-live HTTP/2.0\r\n\r\n");
 like($raw, qr/\AHTTP\/1\.1 505 /, 'HTTP/2.0 request line: 505');
 for my $bad ("garbage\r\n\r\n", "GET\r\n\r\n", "GET nopath HTTP/1.1\r\n\r\n",

@@ -8,10 +8,14 @@
  * so AddressSanitizer sees any read past it), it checks what the module
  * promises: a parsed request has a NUL-terminated path that starts with
  * '/', holds no query string and no byte outside printable ASCII, and a
- * method of token characters that HEAD and other_method describe; an
- * unfinished head is reported incomplete only while it fits; a parsed
- * answer has a status from 100 to 599 and a body that is the tail of the
- * buffer.
+ * method of token characters that HEAD and other_method describe, and
+ * a version of 1.0 or 1.1; an unfinished head is reported incomplete only
+ * while it fits.  A parsed request announces no body and has at most one
+ * Host: a line "Content-Length: 1", "Transfer-Encoding: chunked" or two
+ * Host lines put after its request line makes it refused, while a line of
+ * an unknown header changes nothing.  A parsed answer has a status from 100
+ * to 599 and a body that is the tail of the buffer, and is refused once a
+ * Transfer-Encoding line is put after its status line.
  */
 #include "cm_http.h"
 
@@ -31,6 +35,42 @@
 		}                                                                     \
 	} while (0)
 
+/*
+ * A copy of buf with line put after its first LF (the end of a request or
+ * status line); the caller frees it.
+ */
+static char *
+insert_line(const char *buf, size_t len, const char *line, size_t *out_len)
+{
+	const char *nl = memchr(buf, '\n', len);
+	size_t at;
+	size_t n = strlen(line);
+	char *copy;
+
+	CHECK(nl != NULL);
+	at = (size_t) (nl - buf) + 1;
+	copy = malloc(len + n);
+	memcpy(copy, buf, at);
+	memcpy(copy + at, line, n);
+	memcpy(copy + at + n, buf + at, len - at);
+	*out_len = len + n;
+	return copy;
+}
+
+/* What a parsed request becomes with one more header line, or lines. */
+static CmHttpParse
+request_with(const char *buf, size_t len, const char *line, CmHttpRequest *again)
+{
+	size_t n;
+	char *copy = insert_line(buf, len, line, &n);
+	CmHttpParse r = cm_http_parse_request(copy, n, again);
+
+	free(copy);
+	/* the head may have grown past the bound */
+	CHECK(r != CM_HTTP_TOO_LARGE || n > CM_HTTP_REQUEST_MAX);
+	return r;
+}
+
 static void
 check_request(const char *buf, size_t len, CmHttpParse r,
 			  const CmHttpRequest *req)
@@ -38,6 +78,7 @@ check_request(const char *buf, size_t len, CmHttpParse r,
 	size_t path_len;
 	size_t method_len;
 	CmHttpRequest again;
+	CmHttpParse after;
 
 	CHECK(r == CM_HTTP_INCOMPLETE || r == CM_HTTP_DONE || r == CM_HTTP_BAD ||
 		  r == CM_HTTP_TOO_LARGE || r == CM_HTTP_URI_LONG ||
@@ -82,6 +123,46 @@ check_request(const char *buf, size_t len, CmHttpParse r,
 		CHECK(strcmp(again.method, req->method) == 0);
 		free(longer);
 	}
+
+	/* the request line ends in HTTP/1.0 or HTTP/1.1 */
+	{
+		const char *nl = memchr(buf, '\n', len);
+		size_t line_len;
+
+		CHECK(nl != NULL);
+		line_len = (size_t) (nl - buf);
+		if (line_len > 0 && buf[line_len - 1] == '\r')
+			line_len--;
+		CHECK(line_len >= 8 + 2 + method_len + path_len);
+		CHECK(memcmp(buf + line_len - 9, " HTTP/1.0", 9) == 0 ||
+			  memcmp(buf + line_len - 9, " HTTP/1.1", 9) == 0);
+	}
+
+	/* no body announced and at most one Host: adding either refuses it */
+	if (len < CM_HTTP_REQUEST_MAX * 2)
+	{
+		static const char *const refused[] = {
+			"Content-Length: 1\r\n",
+			"Transfer-Encoding: chunked\r\n",
+			"Host: a\r\nhost: b\r\n",
+		};
+
+		for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+		{
+			after = request_with(buf, len, refused[i], &again);
+			CHECK(after == CM_HTTP_BAD || after == CM_HTTP_TOO_LARGE);
+			CHECK(again.path[0] == '\0' && again.method[0] == '\0');
+		}
+		after = request_with(buf, len, "X-Fuzz: 1\r\n", &again);
+		CHECK(after == CM_HTTP_DONE || after == CM_HTTP_TOO_LARGE);
+		if (after == CM_HTTP_DONE)
+		{
+			CHECK(strcmp(again.path, req->path) == 0);
+			CHECK(strcmp(again.method, req->method) == 0);
+			CHECK(again.head == req->head);
+			CHECK(again.other_method == req->other_method);
+		}
+	}
 }
 
 int
@@ -107,6 +188,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(memcmp(buf, "HTTP/1.", 7) == 0);
 		CHECK(body > buf + 12);
 		CHECK(body[-1] == '\n');
+
+		/* read to the close: never chunked */
+		{
+			size_t n;
+			char *copy =
+				insert_line(buf, size, "Transfer-Encoding: chunked\r\n", &n);
+
+			CHECK(!cm_http_parse_answer(copy, n, &status, &body, &body_len));
+			free(copy);
+		}
 	}
 	return 0;
 }
