@@ -45,10 +45,9 @@ extern void cm_http_check_timeouts(int64 now);
 extern void cm_http_free_closed(void);
 
 /* probe.c: one round reads every node's /node/state */
-extern void
-cm_probe_round_start(const struct sockaddr_storage *addrs,
-					 const socklen_t *addrlens, int n, int64 deadline);
-extern bool cm_probe_round_done(int64 now);
+extern void cm_probe_round_start(const struct sockaddr_storage *addrs,
+								 const socklen_t *addrlens, int n);
+extern bool cm_probe_round_pending(void);
 extern void cm_probe_round_results(CmNodeState *out, int n);
 extern void cm_probe_abort_all(void);
 

@@ -179,7 +179,6 @@ static void
 conn_read(HttpConn *c)
 {
 	CmHttpRequest req;
-
 	bool eof = false;
 
 	for (;;)

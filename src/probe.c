@@ -1,7 +1,8 @@
 /*
  * probe.c
  *		One round of probes: a non-blocking GET /node/state to every node's
- *		HTTP port, all at once, each ending by the round's deadline.  A node
+ *		HTTP port, all at once; the monitor ends the round by its deadline
+ *		(cm_probe_abort_all).  A node
  *		that does not answer in time, answers anything but 200, or sends a
  *		state that does not parse, is unreachable for this round.
  */
@@ -28,7 +29,6 @@ typedef struct Probe
 
 static Probe *probes = NULL; /* CM_MAX_NODES of them, allocated once */
 static int nprobes = 0;
-static int64 round_deadline = 0;
 
 static const char request[] = "GET /node/state HTTP/1.1\r\n"
 							  "Host: connection-manager\r\n"
@@ -117,14 +117,13 @@ probe_event(CmMonEvent *ev, uint32 events)
 
 void
 cm_probe_round_start(const struct sockaddr_storage *addrs,
-					 const socklen_t *addrlens, int n, int64 deadline)
+					 const socklen_t *addrlens, int n)
 {
 	if (probes == NULL)
 		probes = MemoryContextAllocZero(TopMemoryContext,
 										sizeof(Probe) * CM_MAX_NODES);
 	cm_probe_abort_all();
 	nprobes = Min(n, CM_MAX_NODES);
-	round_deadline = deadline;
 	for (int i = 0; i < nprobes; i++)
 	{
 		Probe *p = &probes[i];
@@ -156,21 +155,16 @@ cm_probe_round_start(const struct sockaddr_storage *addrs,
 	}
 }
 
-/* True when every probe of the round has ended, or its deadline passed. */
+/* True while a probe of the round still waits for its answer. */
 bool
-cm_probe_round_done(int64 now)
+cm_probe_round_pending(void)
 {
-	if (now >= round_deadline)
-	{
-		cm_probe_abort_all();
-		return true;
-	}
 	for (int i = 0; i < nprobes; i++)
 	{
 		if (probes[i].active)
-			return false;
+			return true;
 	}
-	return true;
+	return false;
 }
 
 void

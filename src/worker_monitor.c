@@ -59,6 +59,7 @@ static int64 next_tick = 0;
 static MemoryContext work_cxt = NULL; /* reset at every loop iteration */
 static CmRouting described;			  /* this node at the last tick */
 static bool round_active = false;
+static int64 round_deadline = 0; /* probes still out then are unreachable */
 static bool resolve_pending = false; /* a reload asked for fresh addresses */
 
 bool
@@ -155,7 +156,6 @@ load_nodes(void)
 {
 	const char *text = cm_nodes ? cm_nodes : "";
 	char err[CM_CLUSTER_REASON_LEN];
-
 	char *copy;
 
 	if (nodes_text && strcmp(nodes_text, text) == 0)
@@ -342,6 +342,7 @@ finish_round(void)
 	CmRouting r = described;
 
 	round_active = false;
+	cm_probe_abort_all(); /* probes still out count as unreachable */
 	cm_probe_round_results(states, nnodes);
 	cm_cluster_decide(nodes, states, nnodes, described.system_identifier,
 					  &timeline_mark, cm_read_only_max_lag, &d);
@@ -418,8 +419,8 @@ tick(int64 now)
 		resolve_nodes(true);
 		resolve_pending = false;
 	}
-	cm_probe_round_start(node_http, node_http_len, nnodes,
-						 now + Max(100, Min(cm_probe_interval * 3 / 4, 5000)));
+	cm_probe_round_start(node_http, node_http_len, nnodes);
+	round_deadline = now + Max(100, Min(cm_probe_interval * 3 / 4, 5000));
 	round_active = true;
 }
 
@@ -515,20 +516,19 @@ cm_monitor_main(Datum arg)
 		MemoryContextReset(work_cxt);
 		MemoryContextSwitchTo(work_cxt);
 
+		if (round_active && (now >= round_deadline || now >= next_tick ||
+							 !cm_probe_round_pending()))
+			finish_round();
 		if (now >= next_tick)
 		{
-			if (round_active)
-				finish_round(); /* probes still out count as unreachable */
 			tick(now);
 			next_tick = now + cm_probe_interval;
 		}
-		if (round_active && cm_probe_round_done(now))
-			finish_round();
 		cm_http_check_timeouts(now);
 
 		wait = Min(next_tick - now, CM_MON_MAX_WAIT_MS);
 		if (round_active)
-			wait = Min(wait, 50); /* the round's deadline is checked often */
+			wait = Min(wait, round_deadline - now);
 		(void) WaitEventSetWait(wes, (long) Max(wait, 0), ev, lengthof(ev),
 								PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
