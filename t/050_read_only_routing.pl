@@ -12,7 +12,6 @@ use CmTest;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::HiRes qw(usleep);
 
 my $primary = cm_primary('primary');
 $primary->start;
@@ -28,24 +27,9 @@ my $ro = $standby->{cm_ro_port};
 my $where =
   q{select inet_server_port(), pg_is_in_recovery(), current_setting('transaction_read_only')};
 
-# Polls a read-only port until the answer matches; returns the last answer.
-sub ro_until
-{
-	my ($port, $sql, $re) = @_;
-	my $out = '';
-	for (1 .. 100)
-	{
-		my ($rc, $o, $e) = cm_psql($port, $sql);
-		$out = $rc == 0 ? $o : $e;
-		return $out if $out =~ $re;
-		usleep(100_000);
-	}
-	return $out;
-}
-
 my $sp = $standby->port;
 my $pp = $primary->port;
-is(ro_until($ro, $where, qr/^\d+\|t\|on$/), "$sp|t|on",
+is(cm_psql_until($ro, $where, qr/^\d+\|t\|on$/), "$sp|t|on",
 	'standby within the lag limit takes its own read-only sessions');
 my ($rc, $out, $err) = cm_psql($ro, 'insert into t values (2)');
 like($err, qr/25006: cannot execute INSERT in a read-only transaction/,
@@ -82,7 +66,7 @@ like($resp, qr/D\0\0\0\x0c\0\x01\0\0\0\x02on/,
 $standby->safe_psql('postgres', 'select pg_wal_replay_pause()');
 $primary->safe_psql('postgres',
 	'insert into t select generate_series(1, 20000)');
-is(ro_until($ro, $where, qr/^$pp\|/), "$pp|f|on",
+is(cm_psql_until($ro, $where, qr/^$pp\|/), "$pp|f|on",
 	'lagging standby: read-only sessions fall back to the leader, locked');
 ($rc, $out, $err) = cm_psql($ro, 'insert into t values (3)');
 like($err, qr/25006/, 'fallback session on the leader cannot write');
@@ -94,7 +78,7 @@ $standby->append_conf('postgresql.conf',
 	"connection_manager.read_only_fallback = refuse\n");
 $standby->reload;
 like(
-	ro_until($ro, 'select 1', qr/no read-only target/),
+	cm_psql_until($ro, 'select 1', qr/no read-only target/),
 	qr/FATAL:  no read-only target is available\nDETAIL:  this standby's replay lag of \d+ bytes is over read_only_max_lag \(65536 bytes\)/,
 	'fallback refuse: 57P03 with the reason');
 my ($e) = cm_raw($ro, cm_startup_packet('user', 'postgres'));
@@ -102,7 +86,7 @@ is(cm_error_fields($e)->{C}, '57P03', 'fallback refuse: SQLSTATE 57P03');
 
 # Replay resumes: back to the standby.
 $standby->safe_psql('postgres', 'select pg_wal_replay_resume()');
-is(ro_until($ro, $where, qr/^$sp\|/), "$sp|t|on",
+is(cm_psql_until($ro, $where, qr/^$sp\|/), "$sp|t|on",
 	'caught up: read-only sessions return to the standby');
 
 # A primary without the extension never gets a read-only session: the
@@ -119,7 +103,7 @@ $follower->safe_psql('postgres', 'select pg_wal_replay_pause()');
 $plain->safe_psql('postgres', 'create table big as select generate_series(1, 20000) g');
 my $fro = $follower->{cm_ro_port};
 like(
-	ro_until($fro, 'select 1', qr/could not lock/),
+	cm_psql_until($fro, 'select 1', qr/could not lock/),
 	qr/FATAL:  the target server could not lock the session read-only/,
 	'a server without the extension gets no read-only session');
 ($e) = cm_raw($fro, cm_startup_packet('user', 'postgres'));

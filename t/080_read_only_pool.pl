@@ -37,21 +37,6 @@ $primary->wait_for_catchup($s3);
 my ($p1, $p2, $p3) = map { $_->port } @all;
 my $ro = $primary->{cm_ro_port};
 
-# Polls until the answer through a port matches; returns the last answer.
-sub until_match
-{
-	my ($port, $sql, $re) = @_;
-	my $out = '';
-	for (1 .. 150)
-	{
-		my ($rc, $o, $e) = cm_psql($port, $sql);
-		$out = $rc == 0 ? $o : $e;
-		return $out if $out =~ $re;
-		usleep(100_000);
-	}
-	return $out;
-}
-
 # Opens n sessions through a port and holds them; returns them and the
 # server port each landed on.
 sub hold_sessions
@@ -100,7 +85,7 @@ like($body, qr/"in_recovery":true,"timeline":1,.*"streaming":true/,
 # Every node's read-write port lands on the primary.
 for my $n (@all)
 {
-	is(until_match($n->{cm_rw_port}, 'select inet_server_port()', qr/^$p1$/),
+	is(cm_psql_until($n->{cm_rw_port}, 'select inet_server_port()', qr/^$p1$/),
 		$p1, 'read-write port of ' . $n->name . ' lands on the primary');
 }
 ok($primary->log_contains(qr/read-write sessions go to "127.0.0.1:$p1".*\n.*Node "pg1" is the write leader, on timeline 1/),
@@ -111,7 +96,7 @@ is((cm_http($s2->{cm_http_port}, '/node/is-read-write'))[1], 'false',
 	'a standby is not');
 
 # Read-only sessions through the primary's port spread over both standbys.
-like(until_match($ro, 'select inet_server_port()', qr/^($p2|$p3)$/),
+like(cm_psql_until($ro, 'select inet_server_port()', qr/^($p2|$p3)$/),
 	qr/^($p2|$p3)$/, 'the primary\'s read-only port routes to a standby');
 ok(pool_is(qr/read-only sessions go to the standbys pg2, pg3\n/, 0),
 	'both standbys join the read-only pool');
@@ -160,7 +145,7 @@ $_->quit for @$held;
 # Neither standby qualifies: fallback to the leader, locked, then refuse.
 $s3->safe_psql('postgres', 'select pg_wal_replay_pause()');
 $primary->safe_psql('postgres', 'insert into t select generate_series(1, 20000)');
-is(until_match($ro,
+is(cm_psql_until($ro,
 		q{select inet_server_port(), current_setting('transaction_read_only')},
 		qr/^$p1\|/),
 	"$p1|on", 'no standby within the lag: read-only sessions go to the leader, locked');
@@ -169,7 +154,7 @@ like($err, qr/25006/, 'the fallback session cannot write');
 $primary->append_conf('postgresql.conf',
 	"connection_manager.read_only_fallback = refuse\n");
 $primary->reload;
-like(until_match($ro, 'select 1', qr/no read-only target/),
+like(cm_psql_until($ro, 'select 1', qr/no read-only target/),
 	qr/FATAL:  no read-only target is available\nDETAIL:  no standby qualifies: node "pg\d" replays further behind the write leader than read_only_max_lag/,
 	'read_only_fallback = refuse: a clear error with the reason');
 my ($e) = cm_raw($ro, cm_startup_packet('user', 'postgres'));
@@ -181,7 +166,7 @@ $_->safe_psql('postgres', 'select pg_wal_replay_resume()') for ($s2, $s3);
 $primary->wait_for_catchup($_) for ($s2, $s3);
 ok(pool_is(qr/read-only sessions go to the standbys pg2, pg3\n/, $offset),
 	'caught up: both standbys are back in the pool');
-like(until_match($ro, 'select inet_server_port()', qr/^($p2|$p3)$/),
+like(cm_psql_until($ro, 'select inet_server_port()', qr/^($p2|$p3)$/),
 	qr/^($p2|$p3)$/, 'and read-only sessions go to the standbys again');
 
 # A stopped standby leaves the pool.
@@ -205,18 +190,18 @@ like($err,
 	qr/FATAL:  no write leader is available\nDETAIL:  the monitor has not confirmed the write leader recently/,
 	'a stopped monitor: read-write sessions are refused once its state expires');
 kill 'CONT', $monitor;
-is(until_match($primary->{cm_rw_port}, 'select inet_server_port()', qr/^$p1$/),
+is(cm_psql_until($primary->{cm_rw_port}, 'select inet_server_port()', qr/^$p1$/),
 	$p1, 'the monitor back: read-write sessions flow again');
 
 # Only one node of three reachable: no majority, no write leader.
 $s2->stop;
-like(until_match($primary->{cm_rw_port}, 'select 1', qr/no write leader/),
+like(cm_psql_until($primary->{cm_rw_port}, 'select 1', qr/no write leader/),
 	qr/FATAL:  no write leader is available\nDETAIL:  this connection manager reaches 1 of the 3 nodes, not a majority/,
 	'without a majority of the nodes, read-write sessions are refused');
 is((cm_http($primary->{cm_http_port}, '/node/is-read-write'))[1], 'false',
 	'and the primary no longer says it is the write leader');
 $s2->start;
-is(until_match($primary->{cm_rw_port}, 'select inet_server_port()', qr/^$p1$/),
+is(cm_psql_until($primary->{cm_rw_port}, 'select inet_server_port()', qr/^$p1$/),
 	$p1, 'a majority again: the primary takes read-write sessions');
 
 done_testing();

@@ -33,34 +33,20 @@ $pg1->wait_for_catchup($_) for ($pg2, $pg3);
 my ($p1, $p2) = ($pg1->port, $pg2->port);
 my $where = 'select inet_server_port(), pg_is_in_recovery()';
 
-sub until_match
-{
-	my ($port, $sql, $re) = @_;
-	my $out = '';
-	for (1 .. 150)
-	{
-		my ($rc, $o, $e) = cm_psql($port, $sql);
-		$out = $rc == 0 ? $o : $e;
-		return $out if $out =~ $re;
-		usleep(100_000);
-	}
-	return $out;
-}
-
-is(until_match($pg3->{cm_rw_port}, $where, qr/^$p1\|f$/), "$p1|f",
+is(cm_psql_until($pg3->{cm_rw_port}, $where, qr/^$p1\|f$/), "$p1|f",
 	'before: pg3\'s read-write port lands on pg1');
 
 # The primary stops: no node is a primary, so no leader.
 $pg1->stop('fast');
-like(until_match($pg3->{cm_rw_port}, $where, qr/no write leader/),
+like(cm_psql_until($pg3->{cm_rw_port}, $where, qr/no write leader/),
 	qr/FATAL:  no write leader is available\nDETAIL:  no reachable node of this cluster is a primary/,
 	'primary gone: read-write sessions are refused with the reason');
 
 # pg2 is promoted: timeline 2, the new leader for every node.
 $pg2->promote;
-is(until_match($pg3->{cm_rw_port}, $where, qr/^$p2\|f$/), "$p2|f",
+is(cm_psql_until($pg3->{cm_rw_port}, $where, qr/^$p2\|f$/), "$p2|f",
 	'promoted pg2 takes read-write sessions from pg3\'s port');
-is(until_match($pg2->{cm_rw_port}, $where, qr/^$p2\|f$/), "$p2|f",
+is(cm_psql_until($pg2->{cm_rw_port}, $where, qr/^$p2\|f$/), "$p2|f",
 	'and from its own');
 ok($pg3->log_contains(qr/Node "pg2" is the write leader, on timeline 2/),
 	'pg3 logs the new leader and its timeline');
@@ -68,7 +54,7 @@ $pg2->safe_psql('postgres', 'insert into t values (2)');
 
 # The old primary comes back on timeline 1: below the mark, never a leader.
 $pg1->start;
-is(until_match($pg1->{cm_rw_port}, $where, qr/^$p2\|f$/), "$p2|f",
+is(cm_psql_until($pg1->{cm_rw_port}, $where, qr/^$p2\|f$/), "$p2|f",
 	'the returning old primary sends its own read-write sessions to pg2');
 for (1 .. 5)
 {
@@ -85,7 +71,7 @@ is($pg1->safe_psql('postgres', 'select count(*) from t where id = 3'), '0',
 
 # pg3 is promoted too: two primaries on timeline 2, no leader.
 $pg3->promote;
-like(until_match($pg2->{cm_rw_port}, $where, qr/no write leader/),
+like(cm_psql_until($pg2->{cm_rw_port}, $where, qr/no write leader/),
 	qr/DETAIL:  nodes "pg2" and "pg3" are both primaries on timeline 2/,
 	'two primaries on the highest timeline: no leader, the reason says so');
 ($rc, $out) = cm_psql($pg1->{cm_rw_port}, 'select 1');
@@ -104,7 +90,7 @@ $pg3->stop;
 $pg1->append_conf('postgresql.conf',
 	"connection_manager.nodes = 'pg1=127.0.0.1:$p1'\n");
 $pg1->restart;
-like(until_match($pg1->{cm_rw_port}, 'select 1', qr/no write leader/),
+like(cm_psql_until($pg1->{cm_rw_port}, 'select 1', qr/no write leader/),
 	qr/DETAIL:  node "pg1" is a primary on timeline 1, below the highest timeline seen \(2\)/,
 	'after a restart the mark still keeps the old primary from leading');
 

@@ -18,7 +18,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Time::HiRes qw(time usleep);
 
-our @EXPORT = qw(cm_http cm_http_raw cm_login cm_fix_secret cm_primary cm_standby cm_configure cm_psql cm_wait_for_port
+our @EXPORT = qw(cm_http cm_http_raw cm_psql_until cm_login cm_fix_secret cm_primary cm_standby cm_configure cm_psql cm_wait_for_port
   cm_background_psql cm_raw cm_error_fields cm_startup_packet);
 
 # Settings every test node gets; the ports come from get_free_port() so
@@ -177,6 +177,22 @@ sub cm_psql
 		IPC::Run::timeout($opt{timeout} // 60));
 	chomp($stdout, $stderr);
 	return ($rc ? 0 : 1, $stdout, $stderr);
+}
+
+# Runs psql through a port until its output (or, on failure, its error)
+# matches; returns the last one.  Tries for about 15 seconds.
+sub cm_psql_until
+{
+	my ($port, $sql, $re) = @_;
+	my $out = '';
+	for (1 .. 150)
+	{
+		my ($rc, $o, $e) = cm_psql($port, $sql);
+		$out = $rc == 0 ? $o : $e;
+		return $out if $out =~ $re;
+		usleep(100_000);
+	}
+	return $out;
 }
 
 # Waits until a session through the port answers, up to the default timeout.
