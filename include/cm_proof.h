@@ -57,8 +57,9 @@
  * proof_required_from refuse (only a connection manager may use those);
  * password lines need the password claim, "cert" and clientcert need the
  * certificate claim (and its name, through the line's map); other methods
- * refuse.  A client on the entry node's loopback is judged as coming from
- * the address the entry node's manager connected from.  Failures are FATAL
+ * refuse.  The client's address is the one the entry node saw (a client
+ * on the entry node's loopback meets this node's loopback lines).
+ * Failures are FATAL
  * with SQLSTATE 28000; what failed goes to the server log only.  A token
  * reaching the setting any other way ("-c" in "options") is refused.
  * Physical replication connections need no token: they match only

@@ -108,22 +108,30 @@ check_source_addresses(char **newval, void **extra, GucSource source)
 	ListCell *lc;
 	SourceAddresses *list;
 
+	bool ok = true;
+
 	if (!SplitGUCList(raw, ',', &items))
 	{
 		GUC_check_errdetail("List syntax is invalid.");
-		return false;
+		ok = false;
 	}
-	if (list_length(items) > CM_MAX_SOURCE_ADDRESSES)
+	else if (list_length(items) > CM_MAX_SOURCE_ADDRESSES)
 	{
 		GUC_check_errdetail("At most %d addresses can be given.",
 							CM_MAX_SOURCE_ADDRESSES);
-		return false;
+		ok = false;
 	}
-	list = calloc(1, sizeof(SourceAddresses));
-	if (list == NULL)
+	list = ok ? calloc(1, sizeof(SourceAddresses)) : NULL;
+	if (ok && list == NULL)
 	{
 		GUC_check_errcode(ERRCODE_OUT_OF_MEMORY);
 		GUC_check_errdetail("Out of memory.");
+		ok = false;
+	}
+	if (!ok)
+	{
+		list_free(items);
+		pfree(raw);
 		return false;
 	}
 	foreach (lc, items)
@@ -140,10 +148,17 @@ check_source_addresses(char **newval, void **extra, GucSource source)
 		else
 		{
 			GUC_check_errdetail("\"%s\" is not a numeric IP address.", item);
-			free(list);
-			return false;
+			ok = false;
+			break;
 		}
 		list->n++;
+	}
+	list_free(items);
+	pfree(raw);
+	if (!ok)
+	{
+		free(list);
+		return false;
 	}
 	*extra = list;
 	return true;

@@ -619,18 +619,6 @@ claim_sockaddr(const char *text, int port, struct sockaddr_storage *out)
 	return false;
 }
 
-static bool
-is_loopback(const struct sockaddr_storage *a)
-{
-	if (a->ss_family == AF_INET)
-		return (ntohl(((const struct sockaddr_in *) a)->sin_addr.s_addr) >>
-				24) == 127;
-	if (a->ss_family == AF_INET6)
-		return IN6_IS_ADDR_LOOPBACK(
-			&((const struct sockaddr_in6 *) a)->sin6_addr);
-	return false;
-}
-
 /*
  * Why the token is not for this node, or NULL when it is: the cluster's
  * system identifier, this server's port, and the local address the
@@ -704,8 +692,10 @@ judge_certificate(const Port *client, const CmProofClaims *c, bool need_name)
  * Every node judges its own sessions: the real client the token names
  * goes through this node's pg_hba.conf as if it had connected directly,
  * and the line it matches must ask for nothing more than the entry node
- * established.  A client on the entry node's loopback is judged as the
- * address its manager connected from.
+ * established.  The client's address is the one the entry node saw: a
+ * client on its loopback is judged by this node's loopback lines, so that
+ * with the same file on every node a client is judged alike wherever the
+ * write leader is.
  */
 static void
 judge_client(const Port *port, const CmProofClaims *c)
@@ -720,16 +710,6 @@ judge_client(const Port *port, const CmProofClaims *c)
 
 	if (!claim_sockaddr(c->client_addr, c->client_port, &addr))
 		proof_refuse(port, true, "The proof's client address is not numeric.");
-	if (is_loopback(&addr) && !is_loopback(&port->raddr.addr))
-	{
-		memcpy(&addr, &port->raddr.addr, sizeof(addr));
-		if (addr.ss_family == AF_INET)
-			((struct sockaddr_in *) &addr)->sin_port =
-				htons((uint16) c->client_port);
-		else if (addr.ss_family == AF_INET6)
-			((struct sockaddr_in6 *) &addr)->sin6_port =
-				htons((uint16) c->client_port);
-	}
 	if (!cm_proof_addr_text((const struct sockaddr *) &addr, host, sizeof(host)))
 		proof_refuse(port, true, "The proof's client address is not usable.");
 

@@ -189,14 +189,15 @@ sub cm_psql
 }
 
 # Runs psql through a port until its output (or, on failure, its error)
-# matches; returns the last one.  Tries for about 15 seconds.
+# matches; returns the last one.  Tries for about 15 seconds.  Options are
+# cm_psql's.
 sub cm_psql_until
 {
-	my ($port, $sql, $re) = @_;
+	my ($port, $sql, $re, %opt) = @_;
 	my $out = '';
 	for (1 .. 150)
 	{
-		my ($rc, $o, $e) = cm_psql($port, $sql);
+		my ($rc, $o, $e) = cm_psql($port, $sql, %opt);
 		$out = $rc == 0 ? $o : $e;
 		return $out if $out =~ $re;
 		usleep(100_000);
