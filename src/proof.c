@@ -736,17 +736,14 @@ judge_client(const Port *port, const CmProofClaims *c)
 	switch (hba->auth_method)
 	{
 		case uaImplicitReject:
-			judge_refuse(&client,
-						 psprintf("no pg_hba.conf entry for host \"%s\", user "
-								  "\"%s\", database \"%s\", %s",
-								  host, port->user_name, port->database_name,
-								  enc),
-						 how);
-			break;
 		case uaReject:
+			/* the server's own messages for these */
 			judge_refuse(&client,
-						 psprintf("pg_hba.conf rejects connection for host "
-								  "\"%s\", user \"%s\", database \"%s\", %s",
+						 psprintf("%s for host \"%s\", user \"%s\", database "
+								  "\"%s\", %s",
+								  hba->auth_method == uaReject
+									  ? "pg_hba.conf rejects connection"
+									  : "no pg_hba.conf entry",
 								  host, port->user_name, port->database_name,
 								  enc),
 						 how);
