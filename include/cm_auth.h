@@ -7,6 +7,7 @@
 #ifndef CM_AUTH_H
 #define CM_AUTH_H
 
+#include "cm_proof.h"
 #include "cm_proxy.h"
 #include "cm_scram.h"
 
@@ -44,6 +45,8 @@ typedef struct CmAuth
 	char password[1025];
 	uint8 client_key[CM_SCRAM_KEY_LEN];
 	bool have_client_key; /* client_key is valid (SCRAM or hashed password) */
+	/* cm_proof_role_digest() of the role secret read, or "" */
+	char secret_digest[CM_PROOF_DIGEST_HEX_LEN + 1];
 } CmAuth;
 
 /* auth.c: towards the client */

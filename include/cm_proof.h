@@ -25,16 +25,22 @@
  *
  *		v2,<unix seconds>,<nonce, 16 hex>,<system identifier>,
  *		<target address>,<target port>,<client address>,<client port>,
- *		<tls 0|1>,<password 0|1>,<certificate 0|1>,<CN hex>,<DN hex>,<hmac>
+ *		<tls 0|1>,<password>,<certificate 0|1>,<CN hex>,<DN hex>,<hmac>
  *
  * The target is the node the proxy dialled: its address as dialled and its
  * PostgreSQL port, with the cluster's system identifier, so that a token
  * read off the wire is refused by any other node.  The client fields are
  * what the entry node established: the client's real address and port
- * (numeric, no IPv6 scope), whether it used TLS, whether it proved the
+ * (numeric, no IPv6 scope), whether it used TLS, what it proved of the
  * role's password, and whether it presented a certificate the entry node
  * verified, with that certificate's subject CN and DN (hex of their bytes;
- * both empty without a certificate).  hmac is the lower-case hex
+ * both empty without a certificate).  The password field is "0" when the
+ * client proved no password, else "p" (it proved the password itself:
+ * cleartext or SCRAM) or "m" (an md5 answer, which the stored md5 hash
+ * alone can give) followed by the role secret digest: 32 lower-case hex,
+ * the first 16 bytes of HMAC-SHA256, under the secret, of
+ * CM_PROOF_DIGEST_LABEL, NUL, user, NUL and the pg_authid.rolpassword the
+ * entry node checked the client against.  hmac is the lower-case hex
  * HMAC-SHA256, under the secret, of user, NUL, database, NUL, and the token
  * text before ",<hmac>".  NUL cannot occur in a startup packet string, so
  * no two inputs give the same message.  The user and database are the
@@ -55,7 +61,10 @@
  * own pg_hba.conf, as if it had connected directly: no matching line or a
  * "reject" line refuses; "trust" and "cert" lines from an address in
  * proof_required_from refuse (only a connection manager may use those);
- * password lines need the password claim, "cert" and clientcert need the
+ * password lines need the password claim, made against the role secret
+ * this node has (a password changed here and not yet replayed on the
+ * entry node does not count), "p" for "password", a SCRAM secret for
+ * "scram-sha-256"; "cert" and clientcert need the
  * certificate claim (and its name, through the line's map); other methods
  * refuse.  The client's address is the one the entry node saw (a client
  * on the entry node's loopback meets this node's loopback lines).
@@ -84,11 +93,14 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#define CM_PROOF_SETTING		"connection_manager.proof"
-#define CM_PROOF_SECRET_FILE	"connection_manager.secret"
-#define CM_PROOF_SECRET_LEN		32
-#define CM_PROOF_NONCE_LEN		8
-#define CM_PROOF_MAC_HEX_LEN	64
+#define CM_PROOF_SETTING	 "connection_manager.proof"
+#define CM_PROOF_SECRET_FILE "connection_manager.secret"
+#define CM_PROOF_SECRET_LEN	 32
+#define CM_PROOF_NONCE_LEN	 8
+#define CM_PROOF_MAC_HEX_LEN 64
+/* the role secret digest: 16 bytes of HMAC, in hex */
+#define CM_PROOF_DIGEST_HEX_LEN 32
+#define CM_PROOF_DIGEST_LABEL	"connection_manager role secret"
 #define CM_PROOF_WINDOW_SECONDS 60
 /* the longest numeric IPv6 address text, as INET6_ADDRSTRLEN - 1 */
 #define CM_PROOF_ADDR_MAX 45
@@ -108,6 +120,14 @@ typedef enum CmProofStatus
 	CM_PROOF_INTERNAL	/* OpenSSL could not compute the HMAC */
 } CmProofStatus;
 
+/* What the client proved of the role's password to the entry node. */
+typedef enum CmProofPassword
+{
+	CM_PROOF_PW_NONE = 0,	/* nothing: trust or cert */
+	CM_PROOF_PW_PROVEN = 1, /* the password: cleartext or SCRAM */
+	CM_PROOF_PW_MD5 = 2		/* an md5 answer: the stored hash suffices */
+} CmProofPassword;
+
 /* What a token states: the node it is for, and the client's login. */
 typedef struct CmProofClaims
 {
@@ -116,9 +136,11 @@ typedef struct CmProofClaims
 	int target_port;
 	char client_addr[CM_PROOF_ADDR_MAX + 1];
 	int client_port;
-	bool tls;	   /* the client's connection used TLS */
-	bool password; /* the client proved the role's password */
-	bool cert;	   /* the client presented a certificate that was verified */
+	bool tls; /* the client's connection used TLS */
+	CmProofPassword password;
+	/* with a password: the digest of the role secret it was checked against */
+	char secret_digest[CM_PROOF_DIGEST_HEX_LEN + 1];
+	bool cert; /* the client presented a certificate that was verified */
 	char cert_cn[CM_PROOF_CN_MAX + 1]; /* "" without a certificate */
 	char cert_dn[CM_PROOF_DN_MAX + 1];
 } CmProofClaims;
@@ -137,7 +159,8 @@ typedef struct CmProofToken
  * empty when cap allows, when an address is not canonical numeric text,
  * a port is outside 0..65535, seconds is negative, the names are longer
  * than 255 bytes, a certificate claim comes without TLS or names without a
- * certificate, cap is too small, or OpenSSL fails.
+ * certificate, a password claim without a well-formed digest or a digest
+ * without one, cap is too small, or OpenSSL fails.
  */
 extern bool
 cm_proof_format(const uint8_t secret[CM_PROOF_SECRET_LEN], int64_t seconds,
@@ -163,6 +186,15 @@ extern CmProofStatus
 cm_proof_verify(const uint8_t secret[CM_PROOF_SECRET_LEN], const char *text,
 				const char *user, const char *database, int64_t now,
 				CmProofToken *out);
+
+/*
+ * The role secret digest (see above) of rolpassword for user, into out
+ * (at least CM_PROOF_DIGEST_HEX_LEN + 1 bytes).  False, with out empty,
+ * when OpenSSL fails or a name is longer than 255 bytes.
+ */
+extern bool cm_proof_secret_digest(const uint8_t secret[CM_PROOF_SECRET_LEN],
+								   const char *user, const char *rolpassword,
+								   char *out, size_t cap);
 
 /* A short English name of a status, for the server log. */
 extern const char *cm_proof_status_name(CmProofStatus status);
@@ -198,6 +230,14 @@ extern void cm_proof_init(void);
  */
 extern bool cm_proof_make(const char *user, const char *database,
 						  const CmProofClaims *claims, char *out, size_t outlen);
+
+/*
+ * For the proxy (never raises an error): the role secret digest of
+ * rolpassword for user, as the password claim carries it; false when
+ * there is no secret or out is too small.
+ */
+extern bool cm_proof_role_digest(const char *user, const char *rolpassword,
+								 char *out, size_t outlen);
 
 /*
  * True when addr is in connection_manager.proof_required_from: pg_hba.conf

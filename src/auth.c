@@ -84,8 +84,12 @@ auth_load_secret(CmSession *s)
 
 	a->md5_hash[0] = '\0';
 	a->have_scram = false;
+	a->secret_digest[0] = '\0';
 	if (cm_catalog_role_secret(s->user, secret, sizeof(secret)) == CM_ROLE_FOUND)
 	{
+		/* the target checks that its own secret is this one (cm_proof.h) */
+		(void) cm_proof_role_digest(s->user, secret, a->secret_digest,
+									sizeof(a->secret_digest));
 		if (cm_md5_is_hash(secret))
 			strlcpy(a->md5_hash, secret, sizeof(a->md5_hash));
 		else if (cm_scram_secret_parse(secret, &a->secret, &err) == CM_SCRAM_OK)

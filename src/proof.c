@@ -19,6 +19,7 @@
 #include "access/xlog.h"
 #include "common/ip.h"
 #include "libpq/auth.h"
+#include "libpq/crypt.h"
 #include "libpq/hba.h"
 #include "libpq/ifaddr.h"
 #include "libpq/libpq-be.h"
@@ -652,6 +653,9 @@ target_mismatch(const Port *port, const CmProofClaims *c)
 static void judge_refuse(const Port *client, const char *message,
 						 const char *how) pg_attribute_noreturn();
 
+/* Why judge_password() refused, for the log; NULL when it did not. */
+static const char *password_refusal = NULL;
+
 static void
 judge_refuse(const Port *client, const char *message, const char *how)
 {
@@ -661,12 +665,65 @@ judge_refuse(const Port *client, const char *message, const char *how)
 	if (hba != NULL && hba->rawline != NULL)
 		line = psprintf(" by line %d: \"%s\"", hba->linenumber, hba->rawline);
 	ereport(FATAL,
-			(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+			(errcode(password_refusal != NULL
+						 ? ERRCODE_INVALID_PASSWORD
+						 : ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 			 errmsg("%s", message),
 			 errdetail_log("A connection manager vouched for client host=%s "
 						   "port=%s (%s); this node's pg_hba.conf judged "
-						   "it%s.",
-						   client->remote_host, client->remote_port, how, line)));
+						   "it%s.%s%s",
+						   client->remote_host, client->remote_port, how, line,
+						   password_refusal ? " " : "",
+						   password_refusal ? password_refusal : "")));
+}
+
+/*
+ * The password claim against a password line: the client proved the
+ * password against the role secret this node has, valid and of a kind the
+ * line can use, and the password itself unless the line is "md5" and the
+ * secret an md5 hash (an md5 answer needs only the stored hash).  The entry
+ * node checked the password against its own pg_authid: a standby that has
+ * not replayed a password change (or its removal) must not open this node
+ * with the old one.
+ */
+static const char *
+judge_password(const Port *client, const CmProofClaims *c, UserAuth method)
+{
+	const char *logdetail = NULL;
+	char *shadow;
+	char digest[CM_PROOF_DIGEST_HEX_LEN + 1];
+	const char *failed = psprintf("password authentication failed for user "
+								  "\"%s\"",
+								  client->user_name);
+
+	if (c->password == CM_PROOF_PW_NONE)
+		return psprintf("connection_manager: this node requires %s "
+						"authentication for user \"%s\", and the client "
+						"proved no password to the connection manager",
+						hba_authname(method), client->user_name);
+	shadow = get_role_password(client->user_name, &logdetail);
+	if (shadow == NULL)
+		password_refusal = logdetail ? logdetail
+									 : "The role has no valid password on "
+									   "this node.";
+	else if (!cm_proof_secret_digest(cluster_secret, client->user_name, shadow,
+									 digest, sizeof(digest)) ||
+			 strcmp(digest, c->secret_digest) != 0)
+		password_refusal = "The entry node checked the password against "
+						   "another secret than this node's: the role's "
+						   "password changed on one node and was not yet "
+						   "replayed on the other.";
+	else if (method == uaSCRAM &&
+			 get_password_type(shadow) != PASSWORD_TYPE_SCRAM_SHA_256)
+		password_refusal = psprintf("User \"%s\" does not have a valid SCRAM "
+									"secret.",
+									client->user_name);
+	else if (c->password != CM_PROOF_PW_PROVEN &&
+			 (method != uaMD5 || get_password_type(shadow) != PASSWORD_TYPE_MD5))
+		password_refusal = "The client gave the connection manager an md5 "
+						   "answer, which the stored hash alone can give, "
+						   "where this node wants the password itself.";
+	return password_refusal ? failed : NULL;
 }
 
 /* The certificate claim against a line: verified, and named when needed. */
@@ -728,7 +785,9 @@ judge_client(const Port *port, const CmProofClaims *c)
 	client.gss = NULL;
 	client.hba = NULL;
 	how = psprintf("%s%s%s", c->tls ? "SSL" : "no SSL",
-				   c->password ? ", password proven" : "",
+				   c->password == CM_PROOF_PW_PROVEN ? ", password proven"
+				   : c->password == CM_PROOF_PW_MD5	 ? ", md5 answer proven"
+													 : "",
 				   c->cert ? ", certificate verified" : "");
 
 	hba_getauthmethod(&client);
@@ -762,13 +821,7 @@ judge_client(const Port *port, const CmProofClaims *c)
 		case uaPassword:
 		case uaMD5:
 		case uaSCRAM:
-			if (!c->password)
-				failure =
-					psprintf("connection_manager: this node requires "
-							 "%s authentication for user \"%s\", and "
-							 "the client proved no password to the "
-							 "connection manager",
-							 hba_authname(hba->auth_method), port->user_name);
+			failure = judge_password(&client, c, hba->auth_method);
 			break;
 		default:
 			failure = psprintf("connection_manager: this node requires %s "
@@ -869,6 +922,21 @@ cm_proof_init(void)
 
 	if (IsPostmasterEnvironment && !IsUnderPostmaster)
 		secret_load();
+}
+
+bool
+cm_proof_role_digest(const char *user, const char *rolpassword, char *out,
+					 size_t outlen)
+{
+	char user_name[NAMEDATALEN];
+
+	if (outlen > 0)
+		out[0] = '\0';
+	if (!secret_loaded || user == NULL || rolpassword == NULL)
+		return false;
+	strlcpy(user_name, user, sizeof(user_name));
+	return cm_proof_secret_digest(cluster_secret, user_name, rolpassword, out,
+								  outlen);
 }
 
 bool

@@ -22,6 +22,8 @@
 #define PROOF_SYSID_MAX	  20 /* digits of a uint64 */
 #define PROOF_PORT_MAX	  5
 #define PROOF_FIELDS	  14
+/* the longest pg_authid.rolpassword a digest is made of */
+#define PROOF_ROLPASSWORD_MAX 1024
 
 /* True when text is the one text inet_ntop() gives its address. */
 static bool
@@ -134,6 +136,26 @@ parse_flag(const char *s, size_t len, bool *out)
 	return true;
 }
 
+/* The password claim: "0", or "p" or "m" and the role secret digest. */
+static bool
+parse_password(const char *s, size_t len, CmProofPassword *password,
+			   char digest[CM_PROOF_DIGEST_HEX_LEN + 1])
+{
+	digest[0] = '\0';
+	if (len == 1 && s[0] == '0')
+	{
+		*password = CM_PROOF_PW_NONE;
+		return true;
+	}
+	if (len != 1 + CM_PROOF_DIGEST_HEX_LEN || (s[0] != 'p' && s[0] != 'm') ||
+		!lower_hex(s + 1, CM_PROOF_DIGEST_HEX_LEN))
+		return false;
+	*password = s[0] == 'p' ? CM_PROOF_PW_PROVEN : CM_PROOF_PW_MD5;
+	memcpy(digest, s + 1, CM_PROOF_DIGEST_HEX_LEN);
+	digest[CM_PROOF_DIGEST_HEX_LEN] = '\0';
+	return true;
+}
+
 static bool
 parse_address(const char *s, size_t len, char out[CM_PROOF_ADDR_MAX + 1])
 {
@@ -144,13 +166,26 @@ parse_address(const char *s, size_t len, char out[CM_PROOF_ADDR_MAX + 1])
 	return canonical_address(out);
 }
 
+/* A password claim comes with a digest, and no digest without one. */
+static bool
+password_valid(const CmProofClaims *c)
+{
+	size_t len = strnlen(c->secret_digest, sizeof(c->secret_digest));
+
+	if (c->password == CM_PROOF_PW_NONE)
+		return len == 0;
+	return (c->password == CM_PROOF_PW_PROVEN || c->password == CM_PROOF_PW_MD5) &&
+		   len == CM_PROOF_DIGEST_HEX_LEN &&
+		   lower_hex(c->secret_digest, CM_PROOF_DIGEST_HEX_LEN);
+}
+
 /* The claims a token may carry at all. */
 static bool
 claims_valid(const CmProofClaims *c)
 {
-	return c->target_port >= 0 && c->target_port <= 65535 &&
-		   c->client_port >= 0 && c->client_port <= 65535 &&
-		   canonical_address(c->target_addr) &&
+	return password_valid(c) && c->target_port >= 0 &&
+		   c->target_port <= 65535 && c->client_port >= 0 &&
+		   c->client_port <= 65535 && canonical_address(c->target_addr) &&
 		   canonical_address(c->client_addr) && (c->tls || !c->cert) &&
 		   (c->cert || (c->cert_cn[0] == '\0' && c->cert_dn[0] == '\0')) &&
 		   strlen(c->cert_cn) <= CM_PROOF_CN_MAX &&
@@ -197,6 +232,7 @@ cm_proof_format(const uint8_t secret[CM_PROOF_SECRET_LEN], int64_t seconds,
 	char cn_hex[2 * CM_PROOF_CN_MAX + 1];
 	char dn_hex[2 * CM_PROOF_DN_MAX + 1];
 	char mac_hex[CM_PROOF_MAC_HEX_LEN + 1];
+	char password[2 + CM_PROOF_DIGEST_HEX_LEN];
 	const CmProofClaims *c = claims;
 	int n;
 
@@ -209,12 +245,18 @@ cm_proof_format(const uint8_t secret[CM_PROOF_SECRET_LEN], int64_t seconds,
 		!cm_hex_encode((const uint8_t *) c->cert_dn, strlen(c->cert_dn),
 					   dn_hex, sizeof(dn_hex)))
 		return false;
+	if (c->password == CM_PROOF_PW_NONE)
+		strcpy(password, "0");
+	else
+		snprintf(password, sizeof(password), "%c%s",
+				 c->password == CM_PROOF_PW_PROVEN ? 'p' : 'm',
+				 c->secret_digest);
 	n = snprintf(body, sizeof(body),
-				 "%s,%lld,%s,%llu,%s,%d,%s,%d,%d,%d,%d,%s,%s", PROOF_VERSION,
+				 "%s,%lld,%s,%llu,%s,%d,%s,%d,%d,%s,%d,%s,%s", PROOF_VERSION,
 				 (long long) seconds, nonce_hex,
 				 (unsigned long long) c->system_identifier, c->target_addr,
-				 c->target_port, c->client_addr, c->client_port, c->tls ? 1 : 0,
-				 c->password ? 1 : 0, c->cert ? 1 : 0, cn_hex, dn_hex);
+				 c->target_port, c->client_addr, c->client_port,
+				 c->tls ? 1 : 0, password, c->cert ? 1 : 0, cn_hex, dn_hex);
 	if (n < 0 || (size_t) n >= sizeof(body) ||
 		!token_mac(secret, user, database, body, (size_t) n, mac_hex))
 		return false;
@@ -280,7 +322,7 @@ cm_proof_parse(const char *text, CmProofToken *out)
 		return CM_PROOF_MALFORMED;
 	c->client_port = (int) v;
 	if (!parse_flag(field[8], flen[8], &c->tls) ||
-		!parse_flag(field[9], flen[9], &c->password) ||
+		!parse_password(field[9], flen[9], &c->password, c->secret_digest) ||
 		!parse_flag(field[10], flen[10], &c->cert) ||
 		!parse_name(field[11], flen[11], c->cert_cn, CM_PROOF_CN_MAX) ||
 		!parse_name(field[12], flen[12], c->cert_dn, CM_PROOF_DN_MAX) ||
@@ -322,6 +364,39 @@ cm_proof_verify(const uint8_t secret[CM_PROOF_SECRET_LEN], const char *text,
 	if (t.seconds > now + CM_PROOF_WINDOW_SECONDS)
 		return CM_PROOF_TOO_NEW;
 	return CM_PROOF_OK;
+}
+
+bool
+cm_proof_secret_digest(const uint8_t secret[CM_PROOF_SECRET_LEN],
+					   const char *user, const char *rolpassword, char *out,
+					   size_t cap)
+{
+	static const char label[] = CM_PROOF_DIGEST_LABEL;
+	char msg[sizeof(label) + PROOF_NAME_MAX + 1 + PROOF_ROLPASSWORD_MAX];
+	size_t ulen = strlen(user);
+	size_t plen = strlen(rolpassword);
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned int mac_len = 0;
+
+	if (cap > 0)
+		out[0] = '\0';
+	if (ulen > PROOF_NAME_MAX || plen > PROOF_ROLPASSWORD_MAX ||
+		cap < CM_PROOF_DIGEST_HEX_LEN + 1)
+		return false;
+	/* label NUL user NUL rolpassword: no two inputs give one message */
+	memcpy(msg, label, sizeof(label));
+	memcpy(msg + sizeof(label), user, ulen + 1);
+	memcpy(msg + sizeof(label) + ulen + 1, rolpassword, plen);
+	if (HMAC(EVP_sha256(), secret, CM_PROOF_SECRET_LEN,
+			 (const unsigned char *) msg, sizeof(label) + ulen + 1 + plen, mac,
+			 &mac_len) == NULL ||
+		mac_len < CM_PROOF_DIGEST_HEX_LEN / 2 ||
+		!cm_hex_encode(mac, CM_PROOF_DIGEST_HEX_LEN / 2, out, cap))
+	{
+		out[0] = '\0';
+		return false;
+	}
+	return true;
 }
 
 const char *

@@ -495,7 +495,15 @@ session_proof(CmSession *s, char *token, size_t len)
 	c.target_port = sockaddr_port(&s->target.addr);
 	c.client_port = sockaddr_port(&s->client_sockaddr);
 	c.tls = s->client.tls != NULL;
-	c.password = s->auth != NULL && s->auth->credential != CM_CRED_NONE;
+	/* what the client proved, and against which role secret */
+	if (s->auth != NULL && s->auth->credential != CM_CRED_NONE &&
+		s->auth->secret_digest[0] != '\0')
+	{
+		c.password = s->auth->credential == CM_CRED_MD5 ? CM_PROOF_PW_MD5
+														: CM_PROOF_PW_PROVEN;
+		strlcpy(c.secret_digest, s->auth->secret_digest,
+				sizeof(c.secret_digest));
+	}
 	if (c.tls &&
 		cm_tls_peer_certificate(s->client.tls, c.cert_cn, sizeof(c.cert_cn),
 								c.cert_dn, sizeof(c.cert_dn), &verified) &&

@@ -21,6 +21,9 @@ CREATE ROLE alice LOGIN PASSWORD 'alice pw';
 CREATE ROLE bob LOGIN PASSWORD 'bob pw';
 CREATE ROLE carol LOGIN;
 CREATE ROLE mallory LOGIN PASSWORD 'mallory pw';
+CREATE ROLE erin LOGIN PASSWORD 'erin old pw';
+SET password_encryption = 'md5';
+CREATE ROLE dave LOGIN PASSWORD 'dave pw';
 });
 $pg1->backup('b');
 my $pg2 = cm_standby('pg2', $pg1, 'b', derived_ports => 1, extra => $extra);
@@ -42,11 +45,16 @@ host all all 127.0.0.2/32 trust
 host all mallory 127.0.0.1/32 reject
 host all alice 127.0.0.1/32 scram-sha-256
 host all carol 127.0.0.1/32 trust
+host all erin 127.0.0.1/32 scram-sha-256
+host all dave 127.0.0.1/32 scram-sha-256
 });
-# The standby trusts every client on 127.0.0.1.
+# The standby trusts every client on 127.0.0.1 but erin, who needs her
+# password, and dave, whose md5 hash is enough.
 write_hba($pg2, q{local all all trust
 local replication all trust
 host all all 127.0.0.2/32 trust
+host all erin 127.0.0.1/32 scram-sha-256
+host all dave 127.0.0.1/32 md5
 host all all 127.0.0.1/32 trust
 });
 my $nodes = join(', ', map { $_->name . '=127.0.0.1:' . $_->port } ($pg1, $pg2));
@@ -87,6 +95,38 @@ is(via($pg2, 'mallory', 'mallory pw'),
 ok($pg1->log_contains(
 		qr/A connection manager vouched for client host=127\.0\.0\.1 port=\d+ \(no SSL\); this node's pg_hba\.conf judged it by line 4: "host all mallory 127\.0\.0\.1\/32 reject"/),
 	'the primary logs the client and its own line');
+
+# The password a client proves to the entry node counts on the target
+# only if both nodes hold the same role secret.  With the standby's replay
+# paused, a password changed (or removed) on the primary must not open the
+# primary through the standby with the old one.
+is(via($pg2, 'erin', 'erin old pw'), 'erin',
+	'erin through the standby, the secrets alike: accepted');
+$pg2->safe_psql('postgres', 'select pg_wal_replay_pause()');
+$pg1->safe_psql('postgres', q{ALTER ROLE erin PASSWORD 'erin new pw'});
+is(via($pg1, 'erin', 'erin old pw'),
+	'password authentication failed for user "erin"',
+	'the old password on the primary\'s own port: refused');
+is(via($pg2, 'erin', 'erin old pw'),
+	'password authentication failed for user "erin"',
+	'the old password through the lagging standby: refused too');
+ok($pg1->log_contains(qr/The entry node checked the password against another secret than this node's/),
+	'the primary logs why');
+$pg1->safe_psql('postgres', q{ALTER ROLE erin PASSWORD NULL});
+is(via($pg2, 'erin', 'erin old pw'),
+	'password authentication failed for user "erin"',
+	'a password removed on the primary: the old one refused through the standby');
+$pg2->safe_psql('postgres', 'select pg_wal_replay_resume()');
+
+# An md5 answer proves only the stored hash: it counts where the target's
+# line is md5, not where it wants SCRAM (a direct login could never pass
+# that line with an md5 secret).
+is(via($pg1, 'dave', 'dave pw'),
+	'password authentication failed for user "dave"',
+	'dave, md5 secret, on the primary\'s SCRAM line: refused directly');
+is(via($pg2, 'dave', 'dave pw'),
+	'password authentication failed for user "dave"',
+	'and through the standby, whose md5 line he passed');
 
 # The same standby's read-only port serves its own sessions: its own file
 # decides there.

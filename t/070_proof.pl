@@ -70,6 +70,21 @@ my $nonce_counter = 0;
 my $sysid = $node->safe_psql('postgres',
 	'select system_identifier from pg_control_system()');
 
+# The password claim: "0", or "p" (the password proven) or "m" (an md5
+# answer) and the digest of the role's secret in pg_authid (or of the
+# given text), as cm_proof.h defines it.
+sub password_claim
+{
+	my ($kind, $user, $key, $rolpassword) = @_;
+	return '0' unless $kind;
+	$rolpassword //= $node->safe_psql('postgres',
+		"select rolpassword from pg_authid where rolname = '$user'");
+	return $kind . substr(
+		hmac_sha256_hex(
+			"connection_manager role secret\0$user\0$rolpassword", $key),
+		0, 32);
+}
+
 # A token as the connection manager makes it; any field can be overridden.
 sub token
 {
@@ -84,7 +99,8 @@ sub token
 		$o{addr} // '192.0.2.7',
 		$o{port} // 40001,
 		$o{tls} // 0,
-		$o{password} // 0,
+		password_claim($o{password}, $o{user} // 'alice', $o{secret} // $secret,
+			$o{rolpassword}),
 		$o{cert} // 0,
 		unpack('H*', $o{cn} // ''),
 		unpack('H*', $o{dn} // ''));
@@ -251,8 +267,34 @@ judged(login(user => 'pwuser', from => '127.0.0.2',
 	'connection_manager: this node requires scram-sha-256 authentication for user "pwuser", and the client proved no password to the connection manager',
 	'a password line, no password proven: refused');
 is(login(user => 'pwuser', from => '127.0.0.2',
-		token => token(user => 'pwuser', password => 1)),
+		token => token(user => 'pwuser', password => 'p')),
 	'ok', 'the password proven: accepted');
+
+# Refused as a wrong password is (28P01).
+sub pw_refused
+{
+	my ($r, $name) = @_;
+	ok(ref $r && $r->{C} eq '28P01'
+		  && $r->{M} eq 'password authentication failed for user "pwuser"',
+		$name)
+	  or diag explain $r;
+	return;
+}
+
+# The password claim names the role secret the entry node checked: a
+# password this node changed (or removed) and the entry node has not yet
+# replayed does not count; an md5 answer counts for md5 lines only, and a
+# SCRAM line needs a SCRAM secret, as for a direct connection.
+pw_refused(login(user => 'pwuser', from => '127.0.0.2',
+		token => token(user => 'pwuser', password => 'p',
+			rolpassword => 'SCRAM-SHA-256$4096:c2FsdA==$c3RvcmVk:c2VydmVy')),
+	'a password proven against another secret: refused');
+ok($node->log_contains(qr/The entry node checked the password against another secret than this node's/,
+		$log_offset),
+	'the log says the secrets differ');
+pw_refused(login(user => 'pwuser', from => '127.0.0.2',
+		token => token(user => 'pwuser', password => 'm')),
+	'an md5 answer under a SCRAM line: refused');
 judged(login(token => token(addr => '203.0.113.5')),
 	'connection_manager: this node requires ident authentication for user "alice", which a connection manager cannot vouch for',
 	'a method the manager cannot vouch for: refused');

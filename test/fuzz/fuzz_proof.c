@@ -59,6 +59,9 @@ check_parsed(const char *text, const CmProofToken *t)
 	CHECK(c->target_port >= 0 && c->target_port <= 65535);
 	CHECK(c->tls || !c->cert);
 	CHECK(c->cert || (c->cert_cn[0] == '\0' && c->cert_dn[0] == '\0'));
+	CHECK((c->password == CM_PROOF_PW_NONE) == (c->secret_digest[0] == '\0'));
+	CHECK(c->password == CM_PROOF_PW_NONE ||
+		  strlen(c->secret_digest) == CM_PROOF_DIGEST_HEX_LEN);
 	CHECK(t->seconds >= 0);
 	CHECK(strlen(t->mac_hex) == CM_PROOF_MAC_HEX_LEN);
 	for (int i = 0; i < CM_PROOF_MAC_HEX_LEN; i++)

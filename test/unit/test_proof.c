@@ -15,10 +15,13 @@
 #include <stdio.h>
 #include <string.h>
 
+/* cm_proof_secret_digest() of SECRET_V4 for alice */
+#define DIGEST	  "417f0872b236f3c5215a2416beec20b2"
+#define SECRET_V4 "SCRAM-SHA-256$4096:c2FsdA==$c3RvcmVk:c2VydmVy"
 #define TOKEN_V4                                                              \
 	"v2,1700000000,0011223344556677,7312345678901234567,192.0.2.1,5432,"      \
-	"192.0.2.7,40001,0,1,0,,,"                                                \
-	"58b6e94c8b38dba1964c188fabc081ba853878834e8fda19d306b9daccf5cbf8"
+	"192.0.2.7,40001,0,p" DIGEST ",0,,,"                                      \
+	"83556af9aee8572de1f6ec121c8f4cee227e9f88f0b61aa46457993fbeb84f34"
 #define TOKEN_V6                                                              \
 	"v2,1700000000,0011223344556677,7312345678901234567,2001:db8::2,5433,"    \
 	"2001:db8::1,5432,1,0,1,616c696365,"                                      \
@@ -42,7 +45,8 @@ claims_v4(void)
 	c.target_port = 5432;
 	strcpy(c.client_addr, "192.0.2.7");
 	c.client_port = 40001;
-	c.password = true;
+	c.password = CM_PROOF_PW_PROVEN;
+	strcpy(c.secret_digest, DIGEST);
 	return c;
 }
 
@@ -144,6 +148,32 @@ test_format(void)
 	ok(!cm_proof_format(secret, NOW, nonce, "alice", "postgres", &bad, out,
 						sizeof(out)),
 	   "a name without a certificate refused");
+	bad = claims_v4();
+	bad.secret_digest[0] = '\0';
+	ok(!cm_proof_format(secret, NOW, nonce, "alice", "postgres", &bad, out,
+						sizeof(out)),
+	   "a password claim without a role secret digest refused");
+	bad = claims_v4();
+	bad.password = CM_PROOF_PW_NONE;
+	ok(!cm_proof_format(secret, NOW, nonce, "alice", "postgres", &bad, out,
+						sizeof(out)),
+	   "a role secret digest without a password claim refused");
+	bad = claims_v4();
+	bad.secret_digest[0] = 'A';
+	ok(!cm_proof_format(secret, NOW, nonce, "alice", "postgres", &bad, out,
+						sizeof(out)),
+	   "an upper-case digest refused");
+	bad = claims_v4();
+	bad.password = (CmProofPassword) 3;
+	ok(!cm_proof_format(secret, NOW, nonce, "alice", "postgres", &bad, out,
+						sizeof(out)),
+	   "an unknown password claim refused");
+	c = claims_v4();
+	c.password = CM_PROOF_PW_MD5;
+	ok(cm_proof_format(secret, NOW, nonce, "alice", "postgres", &c, out,
+					   sizeof(out)) &&
+		   strstr(out, ",m" DIGEST ",") != NULL,
+	   "an md5 answer is written as m and the digest");
 	c = claims_v4();
 	ok(!cm_proof_format(secret, -1, nonce, "alice", "postgres", &c, out,
 						sizeof(out)),
@@ -165,7 +195,9 @@ test_parse(void)
 	is_int(t.claims.client_port, 5432, "client port");
 	is_int(t.claims.target_port, 5433, "target port");
 	ok(t.claims.system_identifier == SYSID, "system identifier");
-	ok(t.claims.tls && t.claims.cert && !t.claims.password, "flags");
+	ok(t.claims.tls && t.claims.cert && t.claims.password == CM_PROOF_PW_NONE,
+	   "flags");
+	is_str(t.claims.secret_digest, "", "no role secret digest");
 	is_str(t.claims.cert_cn, "alice", "CN");
 	is_str(t.claims.cert_dn, "CN=alice,O=Example", "DN");
 	is_int(t.seconds, NOW, "seconds");
@@ -173,11 +205,13 @@ test_parse(void)
 	is_int(cm_proof_parse(TOKEN_V4, &t), CM_PROOF_OK, "IPv4 token parsed");
 	is_str(t.claims.client_addr, "192.0.2.7", "IPv4 address");
 	is_int(t.claims.client_port, 40001, "IPv4 port");
-	ok(!t.claims.tls && t.claims.password && !t.claims.cert, "IPv4 flags");
+	ok(!t.claims.tls && t.claims.password == CM_PROOF_PW_PROVEN && !t.claims.cert,
+	   "IPv4 flags");
+	is_str(t.claims.secret_digest, DIGEST, "role secret digest");
 	is_str(t.claims.cert_cn, "", "no CN");
 }
 
-#define MAC "58b6e94c8b38dba1964c188fabc081ba853878834e8fda19d306b9daccf5cbf8"
+#define MAC "83556af9aee8572de1f6ec121c8f4cee227e9f88f0b61aa46457993fbeb84f34"
 #define SYS "7312345678901234567"
 
 static void
@@ -189,91 +223,112 @@ test_malformed(void)
 		"v2,",
 		/* another version, case */
 		"v1,1700000000,0011223344556677," SYS
-		",192.0.2.1,5432,192.0.2.7,40001,0,1,0,,," MAC,
+		",192.0.2.1,5432,192.0.2.7,40001,0,p" DIGEST ",0,,," MAC,
 		"V2,1700000000,0011223344556677," SYS
-		",192.0.2.1,5432,192.0.2.7,40001,0,1,0,,," MAC,
+		",192.0.2.1,5432,192.0.2.7,40001,0,p" DIGEST ",0,,," MAC,
 		/* the v1 layout */
 		"v1:1700000000:0011223344556677:192.0.2.7:40001:" MAC,
 		/* seconds: leading zero, sign, empty, nineteen digits */
 		"v2,01700000000,0011223344556677," SYS
-		",192.0.2.1,5432,192.0.2.7,40001,0,1,0,,," MAC,
+		",192.0.2.1,5432,192.0.2.7,40001,0,p" DIGEST ",0,,," MAC,
 		"v2,+1700000000,0011223344556677," SYS
-		",192.0.2.1,5432,192.0.2.7,40001,0,1,0,,," MAC,
+		",192.0.2.1,5432,192.0.2.7,40001,0,p" DIGEST ",0,,," MAC,
 		"v2,,0011223344556677," SYS
-		",192.0.2.1,5432,192.0.2.7,40001,0,1,0,,," MAC,
+		",192.0.2.1,5432,192.0.2.7,40001,0,p" DIGEST ",0,,," MAC,
 		"v2,1000000000000000000,0011223344556677," SYS
-		",192.0.2.1,5432,192.0.2.7,40001,0,1,0,,," MAC,
+		",192.0.2.1,5432,192.0.2.7,40001,0,p" DIGEST ",0,,," MAC,
 		/* nonce: upper case, short, long */
 		"v2,1700000000,00112233445566AA," SYS
-		",192.0.2.1,5432,192.0.2.7,40001,0,1,0,,," MAC,
+		",192.0.2.1,5432,192.0.2.7,40001,0,p" DIGEST ",0,,," MAC,
 		"v2,1700000000,001122334455667," SYS
-		",192.0.2.1,5432,192.0.2.7,40001,0,1,0,,," MAC,
+		",192.0.2.1,5432,192.0.2.7,40001,0,p" DIGEST ",0,,," MAC,
 		"v2,1700000000,001122334455667788," SYS
-		",192.0.2.1,5432,192.0.2.7,40001,0,1,0,,," MAC,
+		",192.0.2.1,5432,192.0.2.7,40001,0,p" DIGEST ",0,,," MAC,
 		/* system identifier: above 2^64 - 1, leading zero, empty */
 		"v2,1700000000,0011223344556677,18446744073709551616"
-		",192.0.2.1,5432,192.0.2.7,40001,0,1,0,,," MAC,
+		",192.0.2.1,5432,192.0.2.7,40001,0,p" DIGEST ",0,,," MAC,
 		"v2,1700000000,0011223344556677,0" SYS
-		",192.0.2.1,5432,192.0.2.7,40001,0,1,0,,," MAC,
-		"v2,1700000000,0011223344556677,,192.0.2.1,5432,192.0.2.7,40001,0,1,0,,," MAC,
+		",192.0.2.1,5432,192.0.2.7,40001,0,p" DIGEST ",0,,," MAC,
+		"v2,1700000000,0011223344556677,,192.0.2.1,5432,192.0.2.7,40001,0,p" DIGEST
+		",0,,," MAC,
 		/* addresses: missing, name, scoped, garbage, not canonical */
 		"v2,1700000000,0011223344556677," SYS
-		",,5432,192.0.2.7,40001,0,1,0,,," MAC,
+		",,5432,192.0.2.7,40001,0,p" DIGEST ",0,,," MAC,
 		"v2,1700000000,0011223344556677," SYS
-		",192.0.2.1,5432,localhost,40001,0,1,0,,," MAC,
+		",192.0.2.1,5432,localhost,40001,0,p" DIGEST ",0,,," MAC,
 		"v2,1700000000,0011223344556677," SYS
-		",192.0.2.1,5432,fe80::1%eth0,40001,0,1,0,,," MAC,
+		",192.0.2.1,5432,fe80::1%eth0,40001,0,p" DIGEST ",0,,," MAC,
 		"v2,1700000000,0011223344556677," SYS
-		",192.0.2.1,5432,192.0.2.7x,40001,0,1,0,,," MAC,
+		",192.0.2.1,5432,192.0.2.7x,40001,0,p" DIGEST ",0,,," MAC,
 		"v2,1700000000,0011223344556677," SYS
-		",192.0.2.1,5432,::FFFF:192.0.2.7,40001,0,1,0,,," MAC,
+		",192.0.2.1,5432,::FFFF:192.0.2.7,40001,0,p" DIGEST ",0,,," MAC,
 		"v2,1700000000,0011223344556677," SYS
-		",0:0::1,5432,192.0.2.7,40001,0,1,0,,," MAC,
+		",0:0::1,5432,192.0.2.7,40001,0,p" DIGEST ",0,,," MAC,
 		/* ports: missing, too big, leading zero, not a number */
 		"v2,1700000000,0011223344556677," SYS
-		",192.0.2.1,,192.0.2.7,40001,0,1,0,,," MAC,
+		",192.0.2.1,,192.0.2.7,40001,0,p" DIGEST ",0,,," MAC,
 		"v2,1700000000,0011223344556677," SYS
-		",192.0.2.1,5432,192.0.2.7,65536,0,1,0,,," MAC,
+		",192.0.2.1,5432,192.0.2.7,65536,0,p" DIGEST ",0,,," MAC,
 		"v2,1700000000,0011223344556677," SYS
-		",192.0.2.1,05432,192.0.2.7,40001,0,1,0,,," MAC,
+		",192.0.2.1,05432,192.0.2.7,40001,0,p" DIGEST ",0,,," MAC,
 		"v2,1700000000,0011223344556677," SYS
-		",192.0.2.1,5432,192.0.2.7,4000a,0,1,0,,," MAC,
+		",192.0.2.1,5432,192.0.2.7,4000a,0,p" DIGEST ",0,,," MAC,
 		/* flags: 2, empty, two digits; a certificate without TLS */
 		"v2,1700000000,0011223344556677," SYS
-		",192.0.2.1,5432,192.0.2.7,40001,2,1,0,,," MAC,
+		",192.0.2.1,5432,192.0.2.7,40001,2,p" DIGEST ",0,,," MAC,
 		"v2,1700000000,0011223344556677," SYS
-		",192.0.2.1,5432,192.0.2.7,40001,,1,0,,," MAC,
+		",192.0.2.1,5432,192.0.2.7,40001,,p" DIGEST ",0,,," MAC,
 		"v2,1700000000,0011223344556677," SYS
-		",192.0.2.1,5432,192.0.2.7,40001,0,10,0,,," MAC,
+		",192.0.2.1,5432,192.0.2.7,40001,00,p" DIGEST ",0,,," MAC,
+		/* password: the v2 flag, no digest, a digest short, long, upper
+		 * case, another letter, a digest after "0" */
 		"v2,1700000000,0011223344556677," SYS
-		",192.0.2.1,5432,192.0.2.7,40001,0,1,1,,," MAC,
+		",192.0.2.1,5432,192.0.2.7,40001,0,1,0,,," MAC,
+		"v2,1700000000,0011223344556677," SYS
+		",192.0.2.1,5432,192.0.2.7,40001,0,p,0,,," MAC,
+		"v2,1700000000,0011223344556677," SYS
+		",192.0.2.1,5432,192.0.2.7,40001,0,m417f0872b236f3c5215a2416beec20b,"
+		"0,,," MAC,
+		"v2,1700000000,0011223344556677," SYS
+		",192.0.2.1,5432,192.0.2.7,40001,0,p" DIGEST "0,0,,," MAC,
+		"v2,1700000000,0011223344556677," SYS
+		",192.0.2.1,5432,192.0.2.7,40001,0,p417F0872B236F3C5215A2416BEEC20B2,"
+		"0,,," MAC,
+		"v2,1700000000,0011223344556677," SYS
+		",192.0.2.1,5432,192.0.2.7,40001,0,P" DIGEST ",0,,," MAC,
+		"v2,1700000000,0011223344556677," SYS
+		",192.0.2.1,5432,192.0.2.7,40001,0,s" DIGEST ",0,,," MAC,
+		"v2,1700000000,0011223344556677," SYS
+		",192.0.2.1,5432,192.0.2.7,40001,0,0" DIGEST ",0,,," MAC,
+		"v2,1700000000,0011223344556677," SYS
+		",192.0.2.1,5432,192.0.2.7,40001,0,p" DIGEST ",1,,," MAC,
 		/* names: without a certificate, odd, upper case, a NUL byte */
 		"v2,1700000000,0011223344556677," SYS
-		",192.0.2.1,5432,192.0.2.7,40001,1,1,0,61,," MAC,
+		",192.0.2.1,5432,192.0.2.7,40001,1,p" DIGEST ",0,61,," MAC,
 		"v2,1700000000,0011223344556677," SYS
-		",192.0.2.1,5432,192.0.2.7,40001,1,1,1,616,," MAC,
+		",192.0.2.1,5432,192.0.2.7,40001,1,p" DIGEST ",1,616,," MAC,
 		"v2,1700000000,0011223344556677," SYS
-		",192.0.2.1,5432,192.0.2.7,40001,1,1,1,4A,," MAC,
+		",192.0.2.1,5432,192.0.2.7,40001,1,p" DIGEST ",1,4A,," MAC,
 		"v2,1700000000,0011223344556677," SYS
-		",192.0.2.1,5432,192.0.2.7,40001,1,1,1,6100,," MAC,
+		",192.0.2.1,5432,192.0.2.7,40001,1,p" DIGEST ",1,6100,," MAC,
 		/* hmac: upper case, short, long, missing */
 		"v2,1700000000,0011223344556677," SYS
-		",192.0.2.1,5432,192.0.2.7,40001,0,1,0,,,"
-		"58B6E94C8B38DBA1964C188FABC081BA853878834E8FDA19D306B9DACCF5CBF8",
+		",192.0.2.1,5432,192.0.2.7,40001,0,p" DIGEST ",0,,,"
+		"83556AF9AEE8572DE1F6EC121C8F4CEE227E9F88F0B61AA46457993FBEB84F34",
 		"v2,1700000000,0011223344556677," SYS
-		",192.0.2.1,5432,192.0.2.7,40001,0,1,0,,,"
-		"58b6e94c8b38dba1964c188fabc081ba853878834e8fda19d306b9daccf5cbf",
+		",192.0.2.1,5432,192.0.2.7,40001,0,p" DIGEST ",0,,,"
+		"83556af9aee8572de1f6ec121c8f4cee227e9f88f0b61aa46457993fbeb84f3",
 		"v2,1700000000,0011223344556677," SYS
-		",192.0.2.1,5432,192.0.2.7,40001,0,1,0,,," MAC "0",
+		",192.0.2.1,5432,192.0.2.7,40001,0,p" DIGEST ",0,,," MAC "0",
 		"v2,1700000000,0011223344556677," SYS
-		",192.0.2.1,5432,192.0.2.7,40001,0,1,0,,",
+		",192.0.2.1,5432,192.0.2.7,40001,0,p" DIGEST ",0,,",
 		/* a field more, a field less, a space */
 		"v2,1700000000,0011223344556677," SYS
-		",192.0.2.1,5432,192.0.2.7,40001,0,1,0,,,," MAC,
+		",192.0.2.1,5432,192.0.2.7,40001,0,p" DIGEST ",0,,,," MAC,
 		"v2,1700000000,0011223344556677," SYS
-		",192.0.2.1,5432,192.0.2.7,40001,0,1,0,," MAC,
+		",192.0.2.1,5432,192.0.2.7,40001,0,p" DIGEST ",0,," MAC,
 		" v2,1700000000,0011223344556677," SYS
-		",192.0.2.1,5432,192.0.2.7,40001,0,1,0,,," MAC,
+		",192.0.2.1,5432,192.0.2.7,40001,0,p" DIGEST ",0,,," MAC,
 	};
 	CmProofToken t;
 
@@ -312,8 +367,10 @@ test_verify(void)
 		{",5432,", ",5433,", "changed target port"},
 		{"192.0.2.7", "192.0.2.8", "changed client address"},
 		{"40001", "40002", "changed client port"},
-		{"40001,0,1,0", "40001,1,1,0", "TLS claimed"},
-		{"40001,0,1,0", "40001,0,0,0", "password claim dropped"},
+		{"40001,0,p", "40001,1,p", "TLS claimed"},
+		{",p" DIGEST ",", ",0,", "password claim dropped"},
+		{",p" DIGEST ",", ",m" DIGEST ",", "md5 answer for the password"},
+		{DIGEST, "417f0872b236f3c5215a2416beec20b3", "another role secret"},
 	};
 
 	memcpy(other, secret, sizeof(other));
@@ -391,7 +448,9 @@ test_round_trip(void)
 		strcpy(c.target_addr, addrs[i]);
 		strcpy(c.client_addr, addrs[i]);
 		c.target_port = c.client_port = 65535;
-		c.tls = c.cert = c.password = true;
+		c.tls = c.cert = true;
+		c.password = CM_PROOF_PW_MD5;
+		memset(c.secret_digest, 'f', CM_PROOF_DIGEST_HEX_LEN);
 		memset(c.cert_cn, 0xff, CM_PROOF_CN_MAX);
 		memset(c.cert_dn, ',', CM_PROOF_DN_MAX);
 		ok(cm_proof_format(secret, 999999999999999999LL, nonce, user, user, &c,
@@ -472,6 +531,41 @@ test_addr_text(void)
 	}
 }
 
+/* The role secret digest, as computed apart (HMAC-SHA256, first 16 bytes). */
+static void
+test_secret_digest(void)
+{
+	char out[CM_PROOF_DIGEST_HEX_LEN + 1];
+	char other[CM_PROOF_DIGEST_HEX_LEN + 1];
+	char small[CM_PROOF_DIGEST_HEX_LEN];
+	char longer[300];
+
+	ok(cm_proof_secret_digest(secret, "alice", SECRET_V4, out, sizeof(out)),
+	   "digest made");
+	is_str(out, DIGEST, "digest as computed apart");
+	ok(cm_proof_secret_digest(secret, "alice",
+							  "md5"
+							  "00000000000000000000000000000000",
+							  out, sizeof(out)),
+	   "digest of an md5 secret made");
+	is_str(out, "28401680d372172e181ae3e3514390ec",
+		   "md5 digest as computed apart");
+	ok(cm_proof_secret_digest(secret, "bob", SECRET_V4, other, sizeof(other)) &&
+		   strcmp(other, DIGEST) != 0,
+	   "another role, another digest");
+	ok(cm_proof_secret_digest(secret, "alic", "e" SECRET_V4, other,
+							  sizeof(other)) &&
+		   strcmp(other, DIGEST) != 0,
+	   "names moved across the separator: another digest");
+	ok(!cm_proof_secret_digest(secret, "alice", SECRET_V4, small, sizeof(small)),
+	   "small buffer refused");
+	is_str(small, "", "and left empty");
+	memset(longer, 'l', 256);
+	longer[256] = '\0';
+	ok(!cm_proof_secret_digest(secret, longer, SECRET_V4, out, sizeof(out)),
+	   "user over 255 bytes refused");
+}
+
 int
 main(void)
 {
@@ -482,6 +576,7 @@ main(void)
 	test_malformed();
 	test_verify();
 	test_round_trip();
+	test_secret_digest();
 	test_addr_text();
 	return done_testing();
 }
