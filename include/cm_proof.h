@@ -67,7 +67,10 @@
  * "scram-sha-256"; "cert" and clientcert need the
  * certificate claim (and its name, through the line's map); other methods
  * refuse.  The client's address is the one the entry node saw (a client
- * on the entry node's loopback meets this node's loopback lines).
+ * on the entry node's loopback meets this node's loopback lines); its TLS
+ * and certificate count only as far as this node could have seen them
+ * itself: without ssl, no TLS (hostssl lines never match), and without a
+ * root certificate store, no certificate.
  * Failures are FATAL
  * with SQLSTATE 28000; what failed goes to the server log only.  A token
  * reaching the setting any other way ("-c" in "options") is refused.

@@ -22,6 +22,7 @@
 #include "libpq/crypt.h"
 #include "libpq/hba.h"
 #include "libpq/ifaddr.h"
+#include "libpq/libpq.h"
 #include "libpq/libpq-be.h"
 #include "miscadmin.h"
 #include "postmaster/postmaster.h"
@@ -733,6 +734,10 @@ judge_certificate(const Port *client, const CmProofClaims *c, bool need_name)
 	const HbaLine *hba = client->hba;
 	const char *name;
 
+	/* the server's own checks, in its order (ClientAuthentication) */
+	if (!secure_loaded_verify_locations())
+		return "client certificates can only be checked if a root "
+			   "certificate store is available";
 	if (!c->cert)
 		return "connection requires a valid client certificate";
 	if (!need_name)
@@ -755,15 +760,27 @@ judge_certificate(const Port *client, const CmProofClaims *c, bool need_name)
  * write leader is.
  */
 static void
-judge_client(const Port *port, const CmProofClaims *c)
+judge_client(const Port *port, const CmProofClaims *claims)
 {
 	Port client;
 	struct sockaddr_storage addr;
 	char host[CM_PROOF_ADDR_MAX + 1];
-	const char *enc = c->tls ? "SSL encryption" : "no encryption";
+	CmProofClaims seen = *claims;
+	const CmProofClaims *c = &seen;
+	const char *enc;
 	const char *how;
 	const char *failure = NULL;
 	const HbaLine *hba;
+
+	/*
+	 * What this node could have seen of the client directly: without SSL
+	 * no TLS at all (the server loads hostssl lines that then never match)
+	 * and no certificate.  Without a root certificate store, certificates
+	 * are refused below as the server refuses them.
+	 */
+	seen.tls = claims->tls && EnableSSL;
+	seen.cert = seen.tls && claims->cert;
+	enc = c->tls ? "SSL encryption" : "no encryption";
 
 	if (!claim_sockaddr(c->client_addr, c->client_port, &addr))
 		proof_refuse(port, true, "The proof's client address is not numeric.");
@@ -784,11 +801,12 @@ judge_client(const Port *port, const CmProofClaims *c)
 	client.ssl_in_use = c->tls;
 	client.gss = NULL;
 	client.hba = NULL;
-	how = psprintf("%s%s%s", c->tls ? "SSL" : "no SSL",
+	/* what the entry node vouched for */
+	how = psprintf("%s%s%s", claims->tls ? "SSL" : "no SSL",
 				   c->password == CM_PROOF_PW_PROVEN ? ", password proven"
 				   : c->password == CM_PROOF_PW_MD5	 ? ", md5 answer proven"
 													 : "",
-				   c->cert ? ", certificate verified" : "");
+				   claims->cert ? ", certificate verified" : "");
 
 	hba_getauthmethod(&client);
 	hba = client.hba;

@@ -20,9 +20,28 @@ my $REFUSED =
   qr/^connection_manager: connection from a connection manager address without a valid proof$/;
 my $INVALID = qr/^connection_manager: invalid connection manager proof$/;
 
+# SSL with a root certificate store, so that this node could itself see a
+# client's TLS and verify its certificate (see "what this node could have
+# seen" below).
+my $dir = PostgreSQL::Test::Utils::tempdir;
+{
+	my ($out, $err);
+	IPC::Run::run(
+		[
+			'openssl', 'req', '-x509', '-new', '-nodes', '-newkey', 'rsa:2048',
+			'-keyout', "$dir/server.key", '-out', "$dir/server.crt",
+			'-days', '2', '-subj', '/CN=localhost'
+		],
+		'>', \$out, '2>', \$err) or die "openssl: $err";
+	chmod 0600, "$dir/server.key";
+}
 my $node = cm_primary(
 	'proof', extra => qq{log_connections = on
 connection_manager.proof_required_from = '127.0.0.0/8, ::1/128'
+ssl = on
+ssl_cert_file = '$dir/server.crt'
+ssl_key_file = '$dir/server.key'
+ssl_ca_file = '$dir/server.crt'
 });
 open(my $hba, '>', $node->data_dir . '/pg_hba.conf') or die $!;
 print $hba <<'EOF';
@@ -311,6 +330,35 @@ judged(login(token => token(addr => '100.64.0.5', tls => 1, cert => 1, cn => 'bo
 	'a cert line, a certificate for another name: refused');
 is(login(token => token(addr => '100.64.0.5', tls => 1, cert => 1, cn => 'alice', dn => 'CN=alice')),
 	'ok', 'a cert line, the certificate names the role: accepted');
+
+# What this node could have seen of the client directly: without a root
+# certificate store it verifies no client certificate, and without SSL it
+# sees no TLS at all, so its hostssl lines never match (the server loads
+# them with a warning).  A claim from the entry node counts for no more.
+sub reload_until
+{
+	my ($setting, $value) = @_;
+	$node->append_conf('postgresql.conf', "$setting = '$value'\n");
+	$node->reload;
+	$node->poll_query_until('postgres',
+		"select current_setting('$setting') = '$value'")
+	  or die "reload of $setting not seen";
+	return;
+}
+reload_until('ssl_ca_file', '');
+judged(login(token => token(addr => '100.64.0.5', tls => 1, cert => 1, cn => 'alice', dn => 'CN=alice')),
+	'client certificates can only be checked if a root certificate store is available',
+	'no root certificate store here: a certificate the entry node verified does not count');
+is(login(token => token(addr => '100.64.1.5', tls => 1)),
+	'ok', 'the hostssl trust line still matches a TLS client');
+reload_until('ssl', 'off');
+judged(login(token => token(addr => '100.64.1.5', tls => 1)),
+	'no pg_hba.conf entry for host "100.64.1.5", user "alice", database "postgres", no encryption',
+	'no SSL here: a TLS client of the entry node does not match a hostssl line');
+reload_until('ssl', 'on');
+reload_until('ssl_ca_file', "$dir/server.crt");
+is(login(token => token(addr => '100.64.0.5', tls => 1, cert => 1, cn => 'alice', dn => 'CN=alice')),
+	'ok', 'with both back, the certificate counts again');
 
 # Only trust and cert are concerned: a password line needs no proof.
 my ($rc, $out, $err) = (0, '', '');
