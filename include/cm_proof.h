@@ -55,7 +55,8 @@
  * the HMAC matches this user, database and secret, the timestamp is within
  * CM_PROOF_WINDOW_SECONDS of the node's clock in either direction, the
  * nonce was not seen on this node before (a shared-memory table remembers
- * nonces for as long as their token is valid), and the target is this
+ * nonces for as long as their token is valid; a token dated before the
+ * table began, at the node's start, is refused), and the target is this
  * node: its system identifier, its port, and the local address the
  * connection arrived on.  Then the node judges the real client with its
  * own pg_hba.conf, as if it had connected directly: no matching line or a
@@ -79,9 +80,13 @@
  * real client address and port of a proven connection are logged.
  *
  * Limits.  Nodes' clocks must agree within the window.  The nonce memory
- * is per node, holds 65536 nonces (more proven logins than that within two
- * minutes let the oldest replays through, logged once a minute) and is
- * lost at restart.  Nodes must reach each other at their own addresses:
+ * is per node and has 65536 slots; from about 200 proven logins a second
+ * on one node, a few nonces are forgotten before their proof expires
+ * (logged once a minute; see src/proof.c).  It is lost at restart, and a
+ * crash's shared memory reset: a proof dated before the node began
+ * remembering is refused, so that none can be replayed then (a manager
+ * whose clock lags the node's is refused for that long after the node
+ * starts).  Nodes must reach each other at their own addresses:
  * behind a NAT the address dialled is not the one the connection arrives
  * on, and every proof is refused.
  *
