@@ -24,6 +24,7 @@ CREATE ROLE mallory LOGIN PASSWORD 'mallory pw';
 CREATE ROLE erin LOGIN PASSWORD 'erin old pw';
 SET password_encryption = 'md5';
 CREATE ROLE dave LOGIN PASSWORD 'dave pw';
+CREATE ROLE frank LOGIN PASSWORD 'frank pw';
 });
 $pg1->backup('b');
 my $pg2 = cm_standby('pg2', $pg1, 'b', derived_ports => 1, extra => $extra);
@@ -47,6 +48,7 @@ host all alice 127.0.0.1/32 scram-sha-256
 host all carol 127.0.0.1/32 trust
 host all erin 127.0.0.1/32 scram-sha-256
 host all dave 127.0.0.1/32 scram-sha-256
+host all frank 127.0.0.1/32 md5
 });
 # The standby trusts every client on 127.0.0.1 but erin, who needs her
 # password, and dave, whose md5 hash is enough.
@@ -55,6 +57,7 @@ local replication all trust
 host all all 127.0.0.2/32 trust
 host all erin 127.0.0.1/32 scram-sha-256
 host all dave 127.0.0.1/32 md5
+host all frank 127.0.0.1/32 md5
 host all all 127.0.0.1/32 trust
 });
 my $nodes = join(', ', map { $_->name . '=127.0.0.1:' . $_->port } ($pg1, $pg2));
@@ -127,6 +130,8 @@ is(via($pg1, 'dave', 'dave pw'),
 is(via($pg2, 'dave', 'dave pw'),
 	'password authentication failed for user "dave"',
 	'and through the standby, whose md5 line he passed');
+is(via($pg2, 'frank', 'frank pw'), 'frank',
+	'frank, md5 secret, md5 lines on both: accepted through the standby');
 
 # The same standby's read-only port serves its own sessions: its own file
 # decides there.
