@@ -85,6 +85,7 @@ typedef struct CmSession
 	bool gss_requested;
 	bool lock_confirmed; /* read-only port: server reported the lock */
 	int slot;			 /* session slot index, -1 if none */
+	int conn_row;		 /* its row in cm_stats.h's table, -1 if none */
 	CmTarget target;
 	struct sockaddr_storage client_sockaddr;
 	char client_addr[64];
@@ -132,7 +133,7 @@ extern void cm_session_authenticated(CmSession *s);
 extern void cm_session_update(CmSession *s);
 
 /* cancel.c */
-extern void cm_cancel_forward(int32 pid, int32 key);
+extern bool cm_cancel_forward(int32 pid, int32 key);
 extern void cm_cancel_handle(CmCancel *c, uint32 events);
 extern void cm_cancel_check_timeouts(int64 now);
 extern void cm_cancel_free_done(void);

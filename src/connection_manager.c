@@ -14,6 +14,7 @@
 #include "cm_proof.h"
 #include "cm_readonly.h"
 #include "cm_shmem.h"
+#include "cm_stats.h"
 #include "cm_wakeup.h"
 
 PG_MODULE_MAGIC;
@@ -49,6 +50,7 @@ _PG_init(void)
 		return;
 
 	cm_shmem_install_hooks();
+	cm_stats_install_hooks();
 
 	/* only a real postmaster serves clients; not single-user mode */
 	if (!IsPostmasterEnvironment || IsUnderPostmaster)

@@ -32,6 +32,7 @@
 #include "cm_readonly.h"
 #include "cm_tls.h"
 #include "cm_shmem.h"
+#include "cm_stats.h"
 
 /* The longest message a server may send us while logging in. */
 #define CM_LOGIN_MESSAGE_MAX CM_BUF_SIZE
@@ -252,6 +253,7 @@ session_close(CmSession *s)
 {
 	if (s->state == CM_SS_CLOSED)
 		return;
+	cm_conn_close(s);
 	cm_ev_forget(&s->client);
 	cm_ev_forget(&s->server);
 	if (s->counts_server)
@@ -282,6 +284,7 @@ session_fail(CmSession *s, const char *sqlstate, const char *message,
 {
 	size_t n;
 
+	cm_conn_failed(s, sqlstate, message);
 	cm_hash_forget(s);
 	cm_ev_forget(&s->server);
 	if (s->state == CM_SS_RELAY || s->client.fd < 0)
@@ -399,6 +402,7 @@ cm_session_accept(int fd, CmPortKind port, const struct sockaddr_storage *addr)
 	/* Like the server, the limit is reported once the startup packet is in. */ clients =
 		cm_shmem_total_clients(port);
 	pg_atomic_fetch_add_u32(clients_counter(s), 1);
+	cm_conn_open(s);
 	s->over_client_limit = clients >= (uint32) cm_guc_max_clients(port);
 
 	dlist_push_tail(&sessions, &s->node);
@@ -571,6 +575,7 @@ cm_session_update(CmSession *s)
 void
 cm_session_authenticated(CmSession *s)
 {
+	cm_conn_authenticated(s);
 	session_route(s);
 }
 
@@ -668,6 +673,7 @@ session_startup_packet(CmSession *s, const CmFirstPacket *pkt)
 	}
 	strlcpy(s->user, pkt->user, sizeof(s->user));
 	strlcpy(s->database, pkt->database, sizeof(s->database));
+	cm_conn_startup(s);
 	if (!session_rewrite_startup(s, pkt))
 	{
 		session_fail(s, "08P01", "invalid startup packet", NULL);
@@ -745,7 +751,11 @@ session_read_first_packet(CmSession *s)
 			s->state = CM_SS_TLS_START;
 			return;
 		case CM_PACKET_CANCEL:
-			cm_cancel_forward(pkt.cancel_pid, pkt.cancel_key);
+			cm_stat_add(s->port,
+						cm_cancel_forward(pkt.cancel_pid, pkt.cancel_key)
+							? CM_C_CANCELS_FORWARDED
+							: CM_C_CANCELS_UNMATCHED,
+						1);
 			session_close(s);
 			return;
 		case CM_PACKET_STARTUP:
@@ -805,6 +815,7 @@ session_connect(CmSession *s)
 		return;
 	}
 	s->state = CM_SS_CONNECTING;
+	cm_conn_target(s);
 	s->deadline_ms = cm_now_ms() + cm_server_connect_timeout;
 	session_update_interest(s);
 }
@@ -877,6 +888,7 @@ session_server_tls_step(CmSession *s)
 	switch (cm_tls_handshake(s->server.tls, err, sizeof(err)))
 	{
 		case CM_TLS_OK:
+			cm_stat_add(s->port, CM_C_TLS_SERVER_OK, 1);
 			s->server.tls_read_wants = 0;
 			session_begin_login(s);
 			return;
@@ -887,6 +899,7 @@ session_server_tls_step(CmSession *s)
 			s->server.tls_read_wants = EPOLLOUT;
 			return;
 		default:
+			cm_stat_add(s->port, CM_C_TLS_SERVER_FAILED, 1);
 			snprintf(msg, sizeof(msg),
 					 "could not establish SSL with server \"%s\": %s",
 					 s->target.name, err);
@@ -1057,6 +1070,7 @@ session_scan_login(CmSession *s)
 		if (type == 'Z')
 		{
 			s->state = CM_SS_RELAY;
+			cm_conn_relaying(s);
 			s->deadline_ms = 0;
 			b->scan = b->end;
 			session_release_held(s);
@@ -1073,6 +1087,7 @@ session_tls_step(CmSession *s)
 	switch (cm_tls_handshake(s->client.tls, err, sizeof(err)))
 	{
 		case CM_TLS_OK:
+			cm_stat_add(s->port, CM_C_TLS_CLIENT_OK, 1);
 			s->client.tls_read_wants = 0;
 			s->state = CM_SS_STARTUP;
 			return;
@@ -1083,6 +1098,7 @@ session_tls_step(CmSession *s)
 			s->client.tls_read_wants = EPOLLOUT;
 			return;
 		default:
+			cm_stat_add(s->port, CM_C_TLS_CLIENT_FAILED, 1);
 			ereport(LOG,
 					(errmsg("connection_manager: could not accept SSL connection from %s: %s",
 							s->client_addr, err)));
@@ -1169,6 +1185,7 @@ session_on_client(CmSession *s, uint32 events)
 			cm_auth_client_data(s);
 		else
 		{
+			cm_stat_add(s->port, CM_C_BYTES_IN, s->c2s.end - s->c2s.scan);
 			s->c2s.scan = s->c2s.end;
 			session_write_through(s, &s->c2s, &s->server);
 		}
@@ -1260,6 +1277,7 @@ session_on_server(CmSession *s, uint32 events)
 			session_scan_login(s);
 		else
 		{
+			cm_stat_add(s->port, CM_C_BYTES_OUT, s->s2c.end - s->s2c.scan);
 			s->s2c.scan = s->s2c.end;
 			session_write_through(s, &s->s2c, &s->client);
 		}
