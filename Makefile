@@ -40,8 +40,11 @@ OBJS = \
 	src/stats.o \
 	src/status_text.o \
 	src/status_json.o \
-	src/metrics.o
+	src/metrics.o \
+	src/views.o
 PGFILEDESC = "connection_manager - in-server connection manager"
+EXTENSION = connection_manager
+DATA = sql/connection_manager--1.0.sql
 
 PG_CPPFLAGS = -I$(srcdir)/include -I$(libpq_srcdir)
 PG_CFLAGS = -Werror

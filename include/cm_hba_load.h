@@ -10,6 +10,7 @@
 #include "cm_ident.h"
 
 extern void cm_hba_reload(void);
+extern CmHbaFile *cm_hba_parse_server_file(int elevel);
 extern const CmHbaFile *cm_hba_current(void);
 extern const CmIdentFile *cm_ident_current(void);
 extern const CmHbaInterface *cm_hba_interfaces(int *count);

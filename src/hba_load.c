@@ -123,14 +123,43 @@ cm_ident_current(void)
 	return current_ident;
 }
 
-void
-cm_hba_reload(void)
+/*
+ * The server's hba_file as our parser reads it, or NULL after logging why
+ * it could not be read (at elevel).  The caller frees it.
+ */
+CmHbaFile *
+cm_hba_parse_server_file(int elevel)
 {
 	CmHbaParseOptions opts;
 	CmHbaFile *file;
 	char *text = NULL;
 	size_t len = 0;
 	int rc;
+
+	rc = read_whole_file(NULL, HbaFileName, &text, &len);
+	if (rc != 0)
+	{
+		ereport(elevel, (errmsg("connection_manager: could not read \"%s\": %s",
+								HbaFileName, strerror(rc))));
+		return NULL;
+	}
+	cm_hba_parse_options_init(&opts);
+	opts.server_major = PG_VERSION_NUM / 10000;
+	opts.ssl_enabled = EnableSSL;
+	opts.read_file = read_whole_file;
+	file = cm_hba_parse(text, len, HbaFileName, &opts);
+	free(text);
+	if (file == NULL)
+		ereport(elevel,
+				(errmsg("connection_manager: out of memory reading \"%s\"",
+						HbaFileName)));
+	return file;
+}
+
+void
+cm_hba_reload(void)
+{
+	CmHbaFile *file;
 	ident_reload(); /* samehost and samenet follow the interfaces as they are now */
 	free(interfaces);
 	interfaces = NULL;
@@ -141,26 +170,9 @@ cm_hba_reload(void)
 		ninterfaces = 0;
 	}
 
-	rc = read_whole_file(NULL, HbaFileName, &text, &len);
-	if (rc != 0)
-	{
-		ereport(LOG, (errmsg("connection_manager: could not read \"%s\": %s",
-							 HbaFileName, strerror(rc)),
-					  errdetail("The pg_hba.conf rules in use were kept.")));
-		return;
-	}
-	cm_hba_parse_options_init(&opts);
-	opts.server_major = PG_VERSION_NUM / 10000;
-	opts.ssl_enabled = EnableSSL;
-	opts.read_file = read_whole_file;
-	file = cm_hba_parse(text, len, HbaFileName, &opts);
-	free(text);
+	file = cm_hba_parse_server_file(LOG);
 	if (file == NULL)
-	{
-		ereport(LOG, (errmsg("connection_manager: out of memory reading \"%s\"",
-							 HbaFileName)));
-		return;
-	}
+		return; /* the rules in use are kept */
 	if (file->nerrors > 0)
 	{
 		log_errors(file->errors, file->nerrors);
