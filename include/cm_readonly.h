@@ -36,10 +36,14 @@
  * PREPARE TRANSACTION, COMMIT/ROLLBACK PREPARED, ALTER SYSTEM, VACUUM,
  * ANALYZE, CLUSTER, REINDEX, CHECKPOINT, NOTIFY, COPY to or from a server
  * file or program, LOCK TABLE in a mode stronger than ROW EXCLUSIVE (as a
- * standby would); and the built-in functions that write although the
- * transaction is read-only (pg_notify, large-object writes, XID assignment,
- * WAL messages and switches, replication slots and origins, pg_promote).
- * The refusals apply on a primary and on a standby alike.
+ * standby would); the functions that write although the transaction is
+ * read-only (pg_notify, large-object writes, XID assignment, WAL messages,
+ * switches and backups, BRIN and GIN maintenance, replication slots and
+ * origins, pg_promote, and such contrib functions as pg_surgery's: every
+ * function a standby refuses that does more than read, README lists them);
+ * and creating or dropping catalog objects (the temporary schema that
+ * current_schema() creates when search_path names pg_temp first).  The
+ * refusals apply on a primary and on a standby alike.
  */
 #ifndef CM_READONLY_H
 #define CM_READONLY_H

@@ -22,18 +22,23 @@
 #include "postgres.h"
 
 #include "access/parallel.h"
+#include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/objectaccess.h"
+#include "catalog/pg_language.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_proc.h"
 #include "executor/executor.h"
 #include "nodes/parsenodes.h"
 #include "replication/walsender.h"
 #include "storage/lockdefs.h"
 #include "tcop/utility.h"
+#include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/guc_tables.h"
 #include "utils/regproc.h"
+#include "utils/syscache.h"
 
 #include "cm_readonly.h"
 #include "cm_stats.h"
@@ -45,7 +50,10 @@
  * sessions) although the transaction is read-only: core does not check
  * XactReadOnly in them, and fmgr_hook never sees built-ins.  The object
  * access hook sees every call made from SQL, from aggregates and from the
- * fast-path protocol, so a locked session is refused them there.
+ * fast-path protocol, so a locked session is refused them there.  The list
+ * covers every function PostgreSQL 15 refuses during recovery except those
+ * that only read; README, "The read-only session lock", says how it was
+ * found and which functions are left alone.
  */
 static const Oid refused_functions[] = {
 	/* notifications reach other sessions */
@@ -70,6 +78,16 @@ static const Oid refused_functions[] = {
 	F_PG_LOGICAL_EMIT_MESSAGE_BOOL_TEXT_BYTEA,
 	F_PG_SWITCH_WAL,
 	F_PG_CREATE_RESTORE_POINT,
+	/* a WAL switch and a checkpoint, a backup-end record: as CHECKPOINT */
+	F_PG_BACKUP_START,
+	F_PG_BACKUP_STOP,
+	/* index maintenance: write index pages and WAL */
+	F_BRIN_SUMMARIZE_NEW_VALUES,
+	F_BRIN_SUMMARIZE_RANGE,
+	F_BRIN_DESUMMARIZE_RANGE,
+	F_GIN_CLEAN_PENDING_LIST,
+	/* advances the OID counter (binary-upgrade support) */
+	F_PG_NEXTOID,
 	/* end recovery: turns a standby into a primary */
 	F_PG_PROMOTE,
 	/* catalog writes */
@@ -86,9 +104,47 @@ static const Oid refused_functions[] = {
 	F_PG_COPY_LOGICAL_REPLICATION_SLOT_NAME_NAME_BOOL_NAME,
 	F_PG_LOGICAL_SLOT_GET_CHANGES,
 	F_PG_LOGICAL_SLOT_GET_BINARY_CHANGES,
+	/* decoding serializes snapshots and spills changes to files */
+	F_PG_LOGICAL_SLOT_PEEK_CHANGES,
+	F_PG_LOGICAL_SLOT_PEEK_BINARY_CHANGES,
 	F_PG_REPLICATION_ORIGIN_CREATE,
 	F_PG_REPLICATION_ORIGIN_DROP,
 	F_PG_REPLICATION_ORIGIN_ADVANCE,
+	/* take an origin from its apply worker, to stamp commits with it */
+	F_PG_REPLICATION_ORIGIN_SESSION_SETUP,
+	F_PG_REPLICATION_ORIGIN_SESSION_RESET,
+	F_PG_REPLICATION_ORIGIN_XACT_SETUP,
+	F_PG_REPLICATION_ORIGIN_XACT_RESET,
+};
+
+/*
+ * Functions of contrib modules in Debian's postgresql-15 package that
+ * write, or lock as a standby would refuse, although the transaction is
+ * read-only.  They have no fixed OID, so a call is matched by the library
+ * and the C symbol its pg_proc entry names, which stay the same whatever
+ * the function's name or schema.
+ */
+typedef struct
+{
+	const char *library; /* file name without directory or ".so" */
+	const char *symbol;
+} c_function;
+
+static const c_function refused_c_functions[] = {
+	/* change heap tuples in place and write WAL */
+	{"pg_surgery", "heap_force_kill"},
+	{"pg_surgery", "heap_force_freeze"},
+	/* truncates the visibility map and writes WAL */
+	{"pg_visibility", "pg_truncate_visibility_map"},
+	/* SHARE locks on the table and index: as LOCK TABLE IN SHARE MODE */
+	{"amcheck", "bt_index_parent_check"},
+	/* server files: as COPY to a file */
+	{"adminpack", "pg_file_write"},
+	{"adminpack", "pg_file_write_v1_1"},
+	{"adminpack", "pg_file_rename"},
+	{"adminpack", "pg_file_rename_v1_1"},
+	{"adminpack", "pg_file_unlink"},
+	{"adminpack", "pg_file_unlink_v1_1"},
 };
 
 /* The setting's variable; true from backend start to exit once locked. */
@@ -276,21 +332,117 @@ process_utility_locked(PlannedStmt *pstmt, const char *queryString,
 								params, queryEnv, dest, qc);
 }
 
+/* Whether a C function's library and symbol are in refused_c_functions. */
+static bool
+refused_c_function(const char *probin, const char *prosrc)
+{
+	const char *library = last_dir_separator(probin);
+	size_t length;
+
+	library = library ? library + 1 : probin;
+	length = strlen(library);
+	if (length > 3 && strcmp(library + length - 3, ".so") == 0)
+		length -= 3;
+	for (int i = 0; i < lengthof(refused_c_functions); i++)
+	{
+		const c_function *f = &refused_c_functions[i];
+
+		if (strlen(f->library) == length &&
+			strncmp(f->library, library, length) == 0 &&
+			strcmp(f->symbol, prosrc) == 0)
+			return true;
+	}
+	return false;
+}
+
+static bool
+refused_function(Oid funcid)
+{
+	HeapTuple tuple;
+	bool refused = false;
+
+	for (int i = 0; i < lengthof(refused_functions); i++)
+	{
+		if (refused_functions[i] == funcid)
+			return true;
+	}
+
+	/* built-in functions are all above; extensions' come after initdb */
+	if (funcid < FirstNormalObjectId)
+		return false;
+	tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(funcid));
+	if (!HeapTupleIsValid(tuple))
+		return false;
+	if (((Form_pg_proc) GETSTRUCT(tuple))->prolang == ClanguageId)
+	{
+		bool probin_null;
+		bool prosrc_null;
+		Datum probin =
+			SysCacheGetAttr(PROCOID, tuple, Anum_pg_proc_probin, &probin_null);
+		Datum prosrc =
+			SysCacheGetAttr(PROCOID, tuple, Anum_pg_proc_prosrc, &prosrc_null);
+
+		if (!probin_null && !prosrc_null)
+			refused = refused_c_function(TextDatumGetCString(probin),
+										 TextDatumGetCString(prosrc));
+	}
+	ReleaseSysCache(tuple);
+	return refused;
+}
+
+/*
+ * Catalog objects created or dropped outside any refused statement.  The
+ * routes found are the session's temporary schema, which current_schema(),
+ * current_schemas() and SET CONSTRAINTS create when search_path names
+ * pg_temp first, and the leftovers of a crashed session that taking that
+ * schema over drops.  A standby refuses both.  The post-create hook runs
+ * after the row is inserted: the error rolls it back.
+ */
+static void
+refuse_catalog_change(ObjectAccessType access, Oid classId)
+{
+	if (access == OAT_POST_CREATE && classId == NamespaceRelationId)
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot create a temporary schema in a read-only "
+						"session"),
+				 errdetail(LOCK_DETAIL),
+				 errhint("search_path names pg_temp first, and this session "
+						 "has no temporary schema yet.")));
+	if (access == OAT_POST_CREATE)
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot create database objects in a read-only session"),
+				 errdetail(LOCK_DETAIL)));
+	ereport(ERROR,
+			(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+			 errmsg("cannot drop database objects in a read-only session"),
+			 errdetail(LOCK_DETAIL)));
+}
+
 static void
 object_access_locked(ObjectAccessType access, Oid classId, Oid objectId,
 					 int subId, void *arg)
 {
-	if (session_locked && access == OAT_FUNCTION_EXECUTE &&
-		classId == ProcedureRelationId)
+	if (session_locked)
 	{
-		for (int i = 0; i < lengthof(refused_functions); i++)
+		switch (access)
 		{
-			if (refused_functions[i] == objectId)
-				ereport(ERROR, (errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
-								errmsg("cannot execute function %s in a read-only "
-									   "session",
-									   format_procedure(objectId)),
-								errdetail(LOCK_DETAIL)));
+			case OAT_FUNCTION_EXECUTE:
+				if (classId == ProcedureRelationId && refused_function(objectId))
+					ereport(ERROR,
+							(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+							 errmsg("cannot execute function %s in a read-only "
+									"session",
+									format_procedure(objectId)),
+							 errdetail(LOCK_DETAIL)));
+				break;
+			case OAT_POST_CREATE:
+			case OAT_DROP:
+				refuse_catalog_change(access, classId);
+				break;
+			default:
+				break;
 		}
 	}
 	if (prev_object_access)
