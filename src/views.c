@@ -9,6 +9,7 @@
 #include "postgres.h"
 
 #include <arpa/inet.h>
+#include <netdb.h>
 
 #include "catalog/pg_type.h"
 #include "fmgr.h"
@@ -360,16 +361,42 @@ tokens_array(const CmHbaToken *tokens, int n)
 		construct_array(items, n, TEXTOID, -1, false, TYPALIGN_INT));
 }
 
+/*
+ * A rule's options as name=value.  The secrets an LDAP or RADIUS rule may
+ * hold are hidden: pg_monitor reads this view, while the server's own
+ * pg_hba_file_rules is for superusers only.
+ */
 static Datum
 options_array(const CmHbaRule *rule)
 {
 	Datum *items = palloc(sizeof(Datum) * Max(rule->noptions, 1));
 
 	for (int i = 0; i < rule->noptions; i++)
+	{
+		const char *name = rule->options[i].name;
+		bool secret = strcmp(name, "ldapbindpasswd") == 0 ||
+					  strcmp(name, "radiussecrets") == 0;
+
 		items[i] = CStringGetTextDatum(
-			psprintf("%s=%s", rule->options[i].name, rule->options[i].value));
+			psprintf("%s=%s", name,
+					 secret ? "********" : rule->options[i].value));
+	}
 	return PointerGetDatum(construct_array(items, rule->noptions, TEXTOID, -1,
 										   false, TYPALIGN_INT));
+}
+
+/* A rule's address or mask as the server's pg_hba_file_rules shows it. */
+static const char *
+numeric_host(const struct sockaddr_storage *sa)
+{
+	char host[NI_MAXHOST];
+	socklen_t len = sa->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+											  : sizeof(struct sockaddr_in);
+
+	if (getnameinfo((const struct sockaddr *) sa, len, host, sizeof(host),
+					NULL, 0, NI_NUMERICHOST) != 0)
+		return NULL;
+	return pstrdup(host);
 }
 
 static const char *
@@ -386,7 +413,7 @@ address_text(const CmHbaRule *rule)
 		case CM_HBA_ADDR_HOSTNAME:
 			return rule->hostname;
 		case CM_HBA_ADDR_MASK:
-			return rule->address;
+			return numeric_host(&rule->addr);
 		default:
 			return NULL;
 	}
@@ -420,7 +447,9 @@ cm_sql_hba_file_rules(PG_FUNCTION_ARGS)
 			put(&r, tokens_array(rule->databases, rule->ndatabases));
 			put(&r, tokens_array(rule->roles, rule->nroles));
 			put_text(&r, address_text(rule));
-			put_text(&r, rule->netmask);
+			put_text(&r, rule->addr_kind == CM_HBA_ADDR_MASK
+							 ? numeric_host(&rule->mask)
+							 : NULL);
 			put(&r, CStringGetTextDatum(cm_hba_method_name(rule->method)));
 			put(&r, options_array(rule));
 			put(&r, BoolGetDatum(skip != NULL));

@@ -19,6 +19,8 @@ my $primary = cm_primary('primary',
 # rules the manager skips, and one that asks a password of one role
 $primary->append_conf('pg_hba.conf', <<'EOF');
 host    all   all            10.1.2.0/24    ldap ldapserver=ldap.invalid ldapprefix="cn=" ldapsuffix=",dc=x"
+host    all   all            10.1.3.0/24    ldap ldapserver=ldap.invalid ldapbasedn="dc=x" ldapbinddn="cn=admin" ldapbindpasswd=hunter2
+host    all   all            10.1.4.0/24    radius radiusservers=127.0.0.1 radiussecrets=s3cr3t
 hostssl db1,db2 +grp,"Quoted" 10.3.0.0   255.255.0.0   scram-sha-256
 local   all   all                           peer
 EOF
@@ -174,13 +176,20 @@ for (split /\n/, $hba)
 }
 is($sql->('select string_agg(line_number::text, \',\' order by rule_number) from connection_manager.hba_file_rules'),
 	join(',', @lines), 'hba_file_rules: one rule per line of the file, in order');
-is($sql->(q{select string_agg(format('%s %s %s %s %s', line_number, type, database, user_name, auth_method), E'\n' order by line_number)
-	from connection_manager.hba_file_rules where not skipped}),
-	$sql->(q{select string_agg(format('%s %s %s %s %s', line_number, type, database, user_name, auth_method), E'\n' order by line_number)
-	from pg_hba_file_rules where type <> 'local' and auth_method not in ('ldap', 'peer')}),
-	'hba_file_rules: the rules honoured read as the server reads them');
-like($sql->(q{select skip_reason from connection_manager.hba_file_rules where auth_method = 'ldap'}),
+my $columns = q{format('%s %s %s %s %s %s %s', line_number, type, database,
+	user_name, address, netmask, auth_method)};
+is($sql->(qq{select string_agg($columns, E'\n' order by line_number)
+	from connection_manager.hba_file_rules}),
+	$sql->(qq{select string_agg($columns, E'\n' order by line_number)
+	from pg_hba_file_rules}),
+	'hba_file_rules: every rule read as the server reads it, skipped ones too');
+like($sql->(q{select skip_reason from connection_manager.hba_file_rules where auth_method = 'ldap' limit 1}),
 	qr/ldap/, 'hba_file_rules: the ldap rule is skipped, and why');
+is($sql->(q{select string_agg(array_to_string(options, ' '), E'\n' order by line_number)
+	from connection_manager.hba_file_rules where address in ('10.1.3.0', '10.1.4.0')}),
+	qq{ldapserver=ldap.invalid ldapbasedn=dc=x ldapbinddn=cn=admin ldapbindpasswd=********\n}
+	  . q{radiusservers=127.0.0.1 radiussecrets=********},
+	'hba_file_rules: the LDAP and RADIUS secrets are hidden');
 is($sql->(q{select address, netmask, database, user_name from connection_manager.hba_file_rules where type = 'hostssl'}),
 	'10.3.0.0|255.255.0.0|{db1,db2}|{+grp,Quoted}', 'hba_file_rules: address, mask, lists');
 is($sql->(q{select count(*) > 0, bool_and(skipped), bool_and(skip_reason is not null) from connection_manager.hba_file_rules where type = 'local'}),
