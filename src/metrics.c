@@ -30,36 +30,36 @@ node_sample(CmText *t, const char *name, const char *node, const char *extra,
 	cm_text_printf(t, "\"%s} %s\n", extra, value);
 }
 
-static void
-port_counter(CmText *t, const CmStatusView *v, const char *name,
-			 const char *help, int counter)
-{
-	family(t, name, "counter", help);
-	for (int p = 0; p < CM_STATUS_PORTS; p++)
-		cm_text_printf(t, "connection_manager_%s{port=\"%s\"} %" PRIu64 "\n",
-					   name, port_labels[p], v->ports[p].c[counter]);
-}
+#define PORT_CLIENTS (-1) /* gauges, where a counter's index would be */
+#define PORT_SERVERS (-2)
 
+/* One sample per port: a counter of CmCounter, or one of the gauges. */
 static void
-port_gauge(CmText *t, const CmStatusView *v, const char *name,
-		   const char *help, bool servers)
+port_family(CmText *t, const CmStatusView *v, const char *name,
+			const char *help, int what)
 {
-	family(t, name, "gauge", help);
+	family(t, name, what >= 0 ? "counter" : "gauge", help);
 	for (int p = 0; p < CM_STATUS_PORTS; p++)
-		cm_text_printf(t, "connection_manager_%s{port=\"%s\"} %" PRIu32 "\n",
-					   name, port_labels[p],
-					   servers ? v->ports[p].servers : v->ports[p].clients);
+	{
+		const CmPortStats *ps = &v->ports[p];
+		uint64_t value = what == PORT_CLIENTS	? ps->clients
+						 : what == PORT_SERVERS ? ps->servers
+												: ps->c[what];
+
+		cm_text_printf(t, "connection_manager_%s{port=\"%s\"} %" PRIu64 "\n",
+					   name, port_labels[p], value);
+	}
 }
 
 static void
 ports_part(CmText *t, const CmStatusView *v)
 {
-	port_counter(t, v, "client_connections_total",
-				 "Client connections accepted on the port.", CM_C_ACCEPTED);
-	port_counter(t, v, "sessions_total",
-				 "Sessions logged in and handed to their client.",
-				 CM_C_SESSIONS);
-	port_gauge(t, v, "sessions_active", "Client sessions open now.", false);
+	port_family(t, v, "client_connections_total",
+				"Client connections accepted on the port.", CM_C_ACCEPTED);
+	port_family(t, v, "sessions_total",
+				"Sessions logged in and handed to their client.", CM_C_SESSIONS);
+	port_family(t, v, "sessions_active", "Client sessions open now.",
+				PORT_CLIENTS);
 	family(t, "sessions_refused_total", "counter",
 		   "Sessions refused with an error, by reason.");
 	for (int p = 0; p < CM_STATUS_PORTS; p++)
@@ -69,10 +69,10 @@ ports_part(CmText *t, const CmStatusView *v)
 						   "reason=\"%s\"} %" PRIu64 "\n",
 						   port_labels[p], cm_refusal_name((CmRefusal) r),
 						   v->ports[p].c[CM_C_REFUSED + r]);
-	port_gauge(t, v, "server_connections_active",
-			   "Server connections open now.", true);
-	port_counter(t, v, "server_connections_total",
-				 "Server connections opened.", CM_C_SERVERS_OPENED);
+	port_family(t, v, "server_connections_active",
+				"Server connections open now.", PORT_SERVERS);
+	port_family(t, v, "server_connections_total", "Server connections opened.",
+				CM_C_SERVERS_OPENED);
 	family(t, "relayed_bytes_total", "counter",
 		   "Bytes relayed once sessions were handed over.");
 	for (int p = 0; p < CM_STATUS_PORTS; p++)

@@ -25,16 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(cond)                                                           \
-	do                                                                        \
-	{                                                                         \
-		if (!(cond))                                                          \
-		{                                                                     \
-			fprintf(stderr, "invariant failed at %s:%d: %s\n", __FILE__,      \
-					__LINE__, #cond);                                         \
-			abort();                                                          \
-		}                                                                     \
-	} while (0)
+#include "fuzz_check.h"
 
 /*
  * A copy of buf with line put after its first LF (the end of a request or
