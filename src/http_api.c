@@ -17,6 +17,11 @@
 #include "cm_monitor.h"
 
 #define CM_HTTP_ALLOW "Allow: GET, HEAD, OPTIONS\r\n"
+/* The status page loads nothing but /status, and is framed by no one. */
+#define CM_HTTP_PAGE_POLICY                                                     \
+	"Content-Security-Policy: default-src 'none'; script-src 'unsafe-inline'; " \
+	"style-src 'unsafe-inline'; connect-src 'self'; base-uri 'none'; "          \
+	"form-action 'none'; frame-ancestors 'none'\r\n"
 
 static CmStatusView view; /* large: not on the stack */
 
@@ -173,7 +178,10 @@ cm_http_api_route(const CmHttpRequest *req, CmHttpAnswer *a)
 	else if (route_check(req, a))
 		return;
 	else if (strcmp(p, "/") == 0)
+	{
+		a->extra_headers = CM_HTTP_PAGE_POLICY;
 		answer_text(a, 200, "text/html; charset=utf-8", cm_status_page_html);
+	}
 	else if (strcmp(p, "/status") == 0)
 		answer_view(a, false);
 	else if (strcmp(p, "/metrics") == 0)

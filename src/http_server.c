@@ -119,6 +119,7 @@ conn_frame(HttpConn *c, CmHttpAnswer *a, bool head, bool options)
 	cm_text_printf(&c->out,
 				   "HTTP/1.1 %d %s\r\n%sContent-Type: %s\r\n"
 				   "Content-Length: %zu\r\nCache-Control: no-store\r\n"
+				   "X-Content-Type-Options: nosniff\r\n"
 				   "Connection: close\r\n\r\n",
 				   a->status, reason_phrase(a->status), a->extra_headers,
 				   a->type, body_len);

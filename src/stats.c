@@ -417,6 +417,11 @@ log_session(CmSession *s, ConnRow *r, const char *what, const char *how)
 		int usecs;
 		int hours;
 		int minutes;
+		char detail[sizeof(r->ended)];
+
+		/* a detail is a sentence: capitalised, with its period */
+		strlcpy(detail, how, sizeof(detail));
+		detail[0] = pg_toupper((unsigned char) detail[0]);
 
 		TimestampDifference(r->since, GetCurrentTimestamp(), &secs, &usecs);
 		hours = (int) (secs / SECS_PER_HOUR);
@@ -428,7 +433,7 @@ log_session(CmSession *s, ConnRow *r, const char *what, const char *how)
 						cm_port_kind_name(s->port), what, hours, minutes,
 						(int) secs, usecs / 1000, r->client_addr,
 						r->client_port, r->user, r->database, target),
-				 errdetail("%s.", how)));
+				 errdetail("%s.", detail)));
 	}
 }
 

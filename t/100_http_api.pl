@@ -119,6 +119,10 @@ like($raw, qr/\AHTTP\/1\.1 200 .*Content-Length: [1-9]\d*\r\n.*\r\n\r\n\z/s,
 ($st, $body) = cm_http($http{pg1}, '/');
 like($body, qr/<title>connection_manager<\/title>/, 'GET /: the status page');
 unlike($body, qr/(?:src|href)="?(?:https?:)?\/\//, 'with no external asset');
+$raw = cm_http_raw($http{pg1}, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+like($raw, qr/^Content-Security-Policy: default-src 'none';.* connect-src 'self';.* frame-ancestors 'none'\r$/m,
+	'the page may load nothing but /status and may not be framed');
+like($raw, qr/^X-Content-Type-Options: nosniff\r$/m, 'no content sniffing');
 for my $bad ('/replica?lag=abc', '/replica?lag=10mb', '/replica?lag=-1',
 	'/read-only?lag=', '/readiness?lag=99999999999999999999')
 {

@@ -161,9 +161,9 @@ like($m3, qr/^# HELP connection_manager_sessions_total .+\n# TYPE connection_man
 my $log = PostgreSQL::Test::Utils::slurp_file($primary->logfile, $log_offset);
 like($log, qr/connection_manager: read-write session authorized: host=127\.0\.0\.1 port=\d+ user=\S+ database=postgres target=127\.0\.0\.1:\d+/,
 	'log: a read-write session authorized, with client, role, database, target');
-like($log, qr/connection_manager: read-only session ended: session time: \d+:\d\d:\d\d\.\d{3} host=127\.0\.0\.1 port=\d+ .*\n.*DETAIL:  the client disconnected\./,
+like($log, qr/connection_manager: read-only session ended: session time: \d+:\d\d:\d\d\.\d{3} host=127\.0\.0\.1 port=\d+ .*\n.*DETAIL:  The client disconnected\./,
 	'log: a session ended, its duration and how');
-like($log, qr/read-write session ended: .* user=wrongpw .*\n.*DETAIL:  refused: 28P01 password authentication failed for user "wrongpw"\./,
+like($log, qr/read-write session ended: .* user=wrongpw .*\n.*DETAIL:  Refused: 28P01 password authentication failed for user "wrongpw"\./,
 	'log: a refused session and why');
 
 # hba_file_rules: every rule of the file, in order; the skipped ones say why.

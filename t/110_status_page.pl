@@ -43,7 +43,7 @@ sub chromium
 	IPC::Run::run(
 		[
 			'chromium', '--headless', '--no-sandbox', '--disable-gpu',
-			'--disable-quic', '--no-first-run',
+			'--disable-quic', '--disable-dev-shm-usage', '--no-first-run',
 			'--disable-background-networking', '--disable-component-update',
 			'--disable-sync', "--user-data-dir=$profile",
 			'--virtual-time-budget=5000', @args, $url
@@ -69,7 +69,7 @@ is(() = $dom =~ /<span class="badge ok">read-only pool<\/span>/g, 2, 'two standb
 like($dom, qr/<td>read-write \(\d+\)<\/td><td class="num">1<\/td>/, 'the session open on the read-write port');
 unlike($dom, qr/id="error" style="display: inline/, 'no error shown');
 
-chromium("--screenshot=$shots/status_page.png", '--window-size=1280,860');
+chromium("--screenshot=$shots/status_page.png", '--window-size=1280,740');
 ok(-s "$shots/status_page.png", 'a screenshot is kept in tmp_check/screenshots');
 
 # pg3 stops: the page says so.
