@@ -74,6 +74,7 @@ extern void cm_http_api_route(const struct CmHttpRequest *req, CmHttpAnswer *a);
 
 /* http_server.c */
 extern void cm_http_open(void);
+extern void cm_http_reload(void);
 extern void cm_http_close_all(void);
 extern void cm_http_check_timeouts(int64 now);
 extern void cm_http_free_closed(void);

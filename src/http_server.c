@@ -66,6 +66,7 @@ static uint64 accepted[2] = {0, 0};
 static uint64 refused[2] = {0, 0};
 static int64 accept_resume_at = 0; /* out of descriptors: paused till then */
 static bool https = false;
+static bool https_waiting = false; /* not served: no certificate at start */
 
 static void conn_close(HttpConn *c);
 
@@ -470,12 +471,13 @@ cm_http_open(void)
 	if (cm_use_https)
 	{
 		https = cm_tls_load_https();
+		https_waiting = !https;
 		if (!https)
 		{
 			ereport(WARNING,
 					(errmsg("connection_manager: use_https is on but the server's certificate could not be loaded; the HTTP port is not served"),
 					 errhint(
-						 "Set ssl_cert_file and ssl_key_file to a certificate and its key.")));
+						 "Set ssl_cert_file and ssl_key_file to a certificate and its key, and reload.")));
 			return;
 		}
 	}
@@ -495,6 +497,21 @@ cm_http_open(void)
 							 https ? "HTTPS" : "HTTP", port)));
 	list_free(hosts);
 	pfree(raw);
+}
+
+/*
+ * After SIGHUP: with use_https, the certificate is loaded again (a failure
+ * keeps the one in use), and a port left unserved for want of one opens.
+ */
+void
+cm_http_reload(void)
+{
+	if (!cm_use_https)
+		return;
+	if (https_waiting)
+		cm_http_open();
+	else
+		(void) cm_tls_load_https();
 }
 
 void

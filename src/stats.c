@@ -394,10 +394,29 @@ cm_conn_target(CmSession *s)
 	row_end(r);
 }
 
+/*
+ * A copy with control characters as '?': role and database names, and the
+ * messages quoting them, come from unauthenticated clients, and a newline
+ * in them must not forge a line of the log.
+ */
+static void
+printable_copy(char *dst, const char *src, size_t len)
+{
+	strlcpy(dst, src, len);
+	for (char *p = dst; *p; p++)
+		if ((unsigned char) *p < 0x20 || *p == 0x7f)
+			*p = '?';
+}
+
 static void
 log_session(CmSession *s, ConnRow *r, const char *what, const char *how)
 {
 	char target[CM_NODE_NAME_LEN + CM_STATUS_KEY_LEN + 8];
+	char user[sizeof(r->user)];
+	char database[sizeof(r->database)];
+
+	printable_copy(user, r->user, sizeof(user));
+	printable_copy(database, r->database, sizeof(database));
 
 	if (r->target_node[0])
 		snprintf(target, sizeof(target), "\"%s\" (%s)", r->target_node,
@@ -410,7 +429,7 @@ log_session(CmSession *s, ConnRow *r, const char *what, const char *how)
 		ereport(LOG,
 				(errmsg("connection_manager: %s session %s: host=%s port=%d user=%s database=%s target=%s",
 						cm_port_kind_name(s->port), what, r->client_addr,
-						r->client_port, r->user, r->database, target)));
+						r->client_port, user, database, target)));
 	else
 	{
 		long secs;
@@ -420,7 +439,7 @@ log_session(CmSession *s, ConnRow *r, const char *what, const char *how)
 		char detail[sizeof(r->ended)];
 
 		/* a detail is a sentence: capitalised, with its period */
-		strlcpy(detail, how, sizeof(detail));
+		printable_copy(detail, how, sizeof(detail));
 		detail[0] = pg_toupper((unsigned char) detail[0]);
 
 		TimestampDifference(r->since, GetCurrentTimestamp(), &secs, &usecs);
@@ -432,7 +451,7 @@ log_session(CmSession *s, ConnRow *r, const char *what, const char *how)
 				(errmsg("connection_manager: %s session %s: session time: %d:%02d:%02d.%03d host=%s port=%d user=%s database=%s target=%s",
 						cm_port_kind_name(s->port), what, hours, minutes,
 						(int) secs, usecs / 1000, r->client_addr,
-						r->client_port, r->user, r->database, target),
+						r->client_port, user, database, target),
 				 errdetail("%s.", detail)));
 	}
 }

@@ -616,10 +616,8 @@ cm_monitor_main(Datum arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 			if (cm_use_https)
-			{
 				(void) cm_tls_load();
-				(void) cm_tls_load_https();
-			}
+			cm_http_reload();
 			if (load_nodes() || !round_active)
 				next_tick = 0; /* act on the new settings at once */
 		}

@@ -157,12 +157,23 @@ ok($ok, 'promtool check metrics accepts /metrics') or diag("$stdout$stderr");
 like($m3, qr/^# HELP connection_manager_sessions_total .+\n# TYPE connection_manager_sessions_total counter$/m,
 	'HELP and TYPE lines');
 
+# A role name with a newline, from a client nobody authenticated yet.
+isnt(cm_login(port => $rw, user => "evil\nforged", password => 'x'), 'ok',
+	'a role that does not exist is refused');
+for (1 .. 100)
+{
+	last if $primary->log_contains(qr/session ended: .* user=evil\?forged /, $log_offset);
+	usleep(100_000);
+}
+
 # The connection log.
 my $log = PostgreSQL::Test::Utils::slurp_file($primary->logfile, $log_offset);
 like($log, qr/connection_manager: read-write session authorized: host=127\.0\.0\.1 port=\d+ user=\S+ database=postgres target=127\.0\.0\.1:\d+/,
 	'log: a read-write session authorized, with client, role, database, target');
 like($log, qr/connection_manager: read-only session ended: session time: \d+:\d\d:\d\d\.\d{3} host=127\.0\.0\.1 port=\d+ .*\n.*DETAIL:  The client disconnected\./,
 	'log: a session ended, its duration and how');
+like($log, qr/read-write session ended: [^\n]* user=evil\?forged database=postgres [^\n]*\n[^\n]*DETAIL:  Refused: /,
+	'log: control characters from the client are written as ?');
 like($log, qr/read-write session ended: .* user=wrongpw .*\n.*DETAIL:  Refused: 28P01 password authentication failed for user "wrongpw"\./,
 	'log: a refused session and why');
 
@@ -200,6 +211,20 @@ is($primary->safe_psql('postgres', 'select count(*) > 0 from connection_manager.
 	't', 'a pg_monitor member reads the views');
 my ($rc, $out, $err) = $primary->psql('postgres', 'select * from connection_manager.stat', extra_params => [ '-U', 'nobody' ]);
 like($err, qr/permission denied/, 'anyone else does not');
+# Even with the schema granted, the functions behind the views are not.
+$sql->('grant usage on schema connection_manager to nobody');
+for my $f (qw(stat_ports client_sessions nodes_seen routing_state hba_rules backend_clients))
+{
+	($rc, $out, $err) = $primary->psql('postgres', "select * from connection_manager.$f()",
+		extra_params => [ '-U', 'nobody' ]);
+	like($err, qr/permission denied for function $f/, "$f() is refused to anyone else");
+}
+for my $v (qw(stat connections node_stats routing hba_file_rules stat_activity))
+{
+	($rc, $out, $err) = $primary->psql('postgres', "select * from connection_manager.$v",
+		extra_params => [ '-U', 'nobody' ]);
+	like($err, qr/permission denied for view $v/, "so is the view $v");
+}
 ok(!$primary->log_contains(qr/terminated by signal/), 'no process crashed');
 
 done_testing();

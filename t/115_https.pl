@@ -3,7 +3,8 @@
 # HTTPS and verify it too (server_sslmode = verify-full), a client that
 # trusts another CA is refused, plain HTTP gets no answer, stalled
 # handshakes are closed and never lock the port, and a node whose
-# certificate cannot be loaded says so and serves no HTTP at all.
+# certificate cannot be loaded says so and serves no HTTP at all until a
+# reload finds one.
 use strict;
 use warnings;
 
@@ -191,6 +192,14 @@ is($rc, 7, 'and it is not: curl cannot connect');
 is($st, 0, 'not even as plain HTTP');
 ($rc, $st, $body) = curl_until('pg1', '/status', qr/"reachable":2,/);
 like($body, qr/"reachable":2,/, 'pg1 sees two of three nodes');
+
+# The certificate back, a reload: the port opens, HTTPS with ssl = off.
+$pg3->append_conf('postgresql.conf', "ssl_cert_file = '$dir/server.crt'\n");
+$pg3->reload;
+($rc, $st, $body) = curl_until('pg3', '/connection/is-live', qr/^200 /);
+is("$st $body", '200 true', 'after a reload with the certificate back, pg3 serves HTTPS (ssl is off)');
+($rc, $st, $body) = curl_until('pg1', '/status', qr/"reachable":3,/);
+like($body, qr/"reachable":3,/, 'and pg1 reads it again');
 ok(!$_->log_contains(qr/terminated by signal/), $_->name . ': no process crashed')
   for @all;
 
