@@ -55,4 +55,10 @@ extern void cm_auth_password_hashed(CmSession *s, const uint8 *salted);
 /* login.c: towards the target */
 extern bool cm_login_answer(CmSession *s, const uint8 *msg, uint32 total);
 
+/*
+ * Logs a WARNING, once per worker, when what (plural) is about to go to a
+ * node that is not on loopback over a connection without SSL.
+ */
+extern void cm_login_note_plaintext(CmSession *s, const char *what);
+
 #endif /* CM_AUTH_H */

@@ -19,6 +19,11 @@ typedef enum CmRoleLookup
 
 extern CmRoleLookup
 cm_catalog_role_secret(const char *role, char *secret, size_t secretlen);
-extern bool cm_catalog_is_member(const char *role, const char *group);
+/*
+ * 1 when role is group or a member of it (directly or through other
+ * roles), 0 when not or when either role does not exist, -1 when the
+ * lookup failed (logged): callers must then refuse, never treat it as 0.
+ */
+extern int cm_catalog_is_member(const char *role, const char *group);
 
 #endif /* CM_CATALOG_H */

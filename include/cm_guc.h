@@ -5,6 +5,8 @@
 #ifndef CM_GUC_H
 #define CM_GUC_H
 
+#include <sys/socket.h>
+
 #include "cm_port.h"
 extern char *cm_listen_addresses;
 extern char *cm_nodes;
@@ -19,6 +21,7 @@ extern int cm_ro_max_server_connections;
 extern int cm_read_only_max_lag;
 extern int cm_read_only_fallback;
 extern int cm_server_sslmode; /* CmSslMode */
+extern char *cm_server_source_addresses;
 
 typedef enum CmReadOnlyFallback
 {
@@ -39,5 +42,14 @@ extern int cm_guc_peer_http_port(int pg_port);
 extern const char *cm_server_sslmode_name(void);
 extern int cm_guc_max_clients(CmPortKind kind);
 extern int cm_guc_max_servers(CmPortKind kind);
+
+/*
+ * The local address to bind before connecting to target, from
+ * server_source_addresses: the first of target's family that is a loopback
+ * address exactly when target is.  False when none applies.
+ */
+extern bool
+cm_guc_source_address(const struct sockaddr_storage *target,
+					  struct sockaddr_storage *out, socklen_t *outlen);
 
 #endif /* CM_GUC_H */

@@ -20,42 +20,58 @@
  *
  *		connection_manager.proof = <cm_proof_make() output>
  *
- * (a key/value pair, not inside "options").  The token is
+ * (a key/value pair, not inside "options").  The token is one line of
+ * comma-separated fields:
  *
- *		v1:<unix seconds>:<nonce, 16 hex>:<client address>:<client port>:<hmac>
+ *		v2,<unix seconds>,<nonce, 16 hex>,<system identifier>,
+ *		<target address>,<target port>,<client address>,<client port>,
+ *		<tls 0|1>,<password 0|1>,<certificate 0|1>,<CN hex>,<DN hex>,<hmac>
  *
- * where hmac is the lower-case hex HMAC-SHA256, under the secret, of the
- * fields "v1", seconds, nonce, user, database, client address and client
- * port, each followed by a NUL byte except the last.  NUL cannot occur in
- * a startup packet string, so no two inputs give the same message (a "|"
- * could: user "a|b" with database "c" against user "a" with "b|c").  The
- * client address is the only field that may hold ":", so the token is read
- * from both ends.  The user and database are the backend's: truncated to
- * NAMEDATALEN - 1 bytes as the server truncates them.
+ * The target is the node the proxy dialled: its address as dialled and its
+ * PostgreSQL port, with the cluster's system identifier, so that a token
+ * read off the wire is refused by any other node.  The client fields are
+ * what the entry node established: the client's real address and port
+ * (numeric, no IPv6 scope), whether it used TLS, whether it proved the
+ * role's password, and whether it presented a certificate the entry node
+ * verified, with that certificate's subject CN and DN (hex of their bytes;
+ * both empty without a certificate).  hmac is the lower-case hex
+ * HMAC-SHA256, under the secret, of user, NUL, database, NUL, and the token
+ * text before ",<hmac>".  NUL cannot occur in a startup packet string, so
+ * no two inputs give the same message.  The user and database are the
+ * backend's: truncated to NAMEDATALEN - 1 bytes as the server truncates
+ * them.  Every number is canonical decimal and every address the text
+ * inet_ntop() writes, so a token has exactly one text.
  *
  * What the backend checks (ClientAuthentication_hook): a connection over
  * TCP from an address in connection_manager.proof_required_from that
  * pg_hba.conf admitted by "trust" or "cert" must carry a valid token; a
- * token on any other connection must be valid too.  The list must cover
- * every address pg_hba.conf trusts for the manager (the default is
- * loopback only; add the nodes' addresses).  Valid: well formed,
+ * token on any other connection must be valid too.  Valid: well formed,
  * the HMAC matches this user, database and secret, the timestamp is within
- * CM_PROOF_WINDOW_SECONDS of the node's clock in either direction, and the
+ * CM_PROOF_WINDOW_SECONDS of the node's clock in either direction, the
  * nonce was not seen on this node before (a shared-memory table remembers
- * nonces for as long as their token is valid).  Otherwise FATAL, SQLSTATE
- * 28000; what failed goes to the server log only.  A token reaching the
- * setting any other way ("-c" in "options") is refused.  Physical
- * replication connections need no token: they match only "replication"
- * lines, never the manager's.  With log_connections, the real client
- * address and port of a proven connection are logged.
+ * nonces for as long as their token is valid), and the target is this
+ * node: its system identifier, its port, and the local address the
+ * connection arrived on.  Then the node judges the real client with its
+ * own pg_hba.conf, as if it had connected directly: no matching line or a
+ * "reject" line refuses; "trust" and "cert" lines from an address in
+ * proof_required_from refuse (only a connection manager may use those);
+ * password lines need the password claim, "cert" and clientcert need the
+ * certificate claim (and its name, through the line's map); other methods
+ * refuse.  The client's address is the one the entry node saw (a client
+ * on the entry node's loopback meets this node's loopback lines).
+ * Failures are FATAL
+ * with SQLSTATE 28000; what failed goes to the server log only.  A token
+ * reaching the setting any other way ("-c" in "options") is refused.
+ * Physical replication connections need no token: they match only
+ * "replication" lines, never the manager's.  With log_connections, the
+ * real client address and port of a proven connection are logged.
  *
  * Limits.  Nodes' clocks must agree within the window.  The nonce memory
  * is per node, holds 65536 nonces (more proven logins than that within two
  * minutes let the oldest replays through, logged once a minute) and is
- * lost at restart; a token is not bound to its target node.  A replay
- * needs the token off the wire within a minute, from an address the trust
- * line admits: use server_sslmode=require (or verify-*) where the network
- * between nodes is not trusted.
+ * lost at restart.  Nodes must reach each other at their own addresses:
+ * behind a NAT the address dialled is not the one the connection arrives
+ * on, and every proof is refused.
  *
  * The first part below is pure code (libc + OpenSSL), unit-tested and
  * fuzzed; the second runs in the server (src/proof.c).
@@ -66,6 +82,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #define CM_PROOF_SETTING		"connection_manager.proof"
 #define CM_PROOF_SECRET_FILE	"connection_manager.secret"
@@ -75,44 +92,62 @@
 #define CM_PROOF_WINDOW_SECONDS 60
 /* the longest numeric IPv6 address text, as INET6_ADDRSTRLEN - 1 */
 #define CM_PROOF_ADDR_MAX 45
+/* the longest certificate names a token carries, in bytes */
+#define CM_PROOF_CN_MAX 255
+#define CM_PROOF_DN_MAX 511
 /* a buffer of this size always holds a token and its terminator */
-#define CM_PROOF_TOKEN_SIZE 192
+#define CM_PROOF_TOKEN_SIZE 2048
 
 typedef enum CmProofStatus
 {
 	CM_PROOF_OK,
-	CM_PROOF_MALFORMED, /* not a v1 token */
+	CM_PROOF_MALFORMED, /* not a v2 token */
 	CM_PROOF_BAD_MAC,	/* other secret, user, database or field */
 	CM_PROOF_TOO_OLD,	/* older than the window */
 	CM_PROOF_TOO_NEW,	/* further in the future than the window */
 	CM_PROOF_INTERNAL	/* OpenSSL could not compute the HMAC */
 } CmProofStatus;
 
+/* What a token states: the node it is for, and the client's login. */
+typedef struct CmProofClaims
+{
+	uint64_t system_identifier;
+	char target_addr[CM_PROOF_ADDR_MAX + 1];
+	int target_port;
+	char client_addr[CM_PROOF_ADDR_MAX + 1];
+	int client_port;
+	bool tls;	   /* the client's connection used TLS */
+	bool password; /* the client proved the role's password */
+	bool cert;	   /* the client presented a certificate that was verified */
+	char cert_cn[CM_PROOF_CN_MAX + 1]; /* "" without a certificate */
+	char cert_dn[CM_PROOF_DN_MAX + 1];
+} CmProofClaims;
+
 /* The fields of a token, as read from its text. */
 typedef struct CmProofToken
 {
 	int64_t seconds;
 	uint8_t nonce[CM_PROOF_NONCE_LEN];
-	char client_addr[CM_PROOF_ADDR_MAX + 1];
-	int client_port;
+	CmProofClaims claims;
 	char mac_hex[CM_PROOF_MAC_HEX_LEN + 1];
 } CmProofToken;
 
 /*
  * Writes the token for these values and a NUL to out.  False, leaving out
- * empty when cap allows, when client_addr is not a numeric IPv4 or IPv6
- * address, the port is outside 0..65535, seconds is negative, the names
- * are longer than 255 bytes, cap is too small, or OpenSSL fails.
+ * empty when cap allows, when an address is not canonical numeric text,
+ * a port is outside 0..65535, seconds is negative, the names are longer
+ * than 255 bytes, a certificate claim comes without TLS or names without a
+ * certificate, cap is too small, or OpenSSL fails.
  */
 extern bool
 cm_proof_format(const uint8_t secret[CM_PROOF_SECRET_LEN], int64_t seconds,
 				const uint8_t nonce[CM_PROOF_NONCE_LEN], const char *user,
-				const char *database, const char *client_addr, int client_port,
-				char *out, size_t cap);
+				const char *database, const CmProofClaims *claims, char *out,
+				size_t cap);
 
 /*
- * Reads a token strictly: "v1", canonical decimal seconds and port,
- * lower-case hex, a numeric address, nothing more.  CM_PROOF_OK or
+ * Reads a token strictly: "v2", canonical decimals, lower-case hex, the
+ * canonical text of each address, nothing more.  CM_PROOF_OK or
  * CM_PROOF_MALFORMED; out is filled on success only.
  */
 extern CmProofStatus cm_proof_parse(const char *text, CmProofToken *out);
@@ -121,7 +156,8 @@ extern CmProofStatus cm_proof_parse(const char *text, CmProofToken *out);
  * Parses text and checks it against user, database and the secret (HMAC
  * compared in constant time), then its timestamp against now.  out (may
  * be NULL) gets the fields when the status is CM_PROOF_OK, CM_PROOF_TOO_OLD
- * or CM_PROOF_TOO_NEW.  The nonce is for the caller to check.
+ * or CM_PROOF_TOO_NEW.  The nonce and the target are for the caller to
+ * check.
  */
 extern CmProofStatus
 cm_proof_verify(const uint8_t secret[CM_PROOF_SECRET_LEN], const char *text,
@@ -130,6 +166,15 @@ cm_proof_verify(const uint8_t secret[CM_PROOF_SECRET_LEN], const char *text,
 
 /* A short English name of a status, for the server log. */
 extern const char *cm_proof_status_name(CmProofStatus status);
+
+/*
+ * The canonical text of an IPv4 or IPv6 socket address, as tokens carry
+ * it: what inet_ntop() writes, without an IPv6 scope ("fe80::1", never
+ * "fe80::1%lo"), an IPv4-mapped IPv6 address as its IPv4 address.  False, with out empty, for other families or a small
+ * buffer.
+ */
+extern bool
+cm_proof_addr_text(const struct sockaddr *addr, char *out, size_t cap);
 
 /* ---- server side: src/proof.c ---- */
 
@@ -144,15 +189,21 @@ extern void cm_proof_init(void);
 
 /*
  * For the proxy (any process forked from the postmaster; never raises an
- * error): writes a fresh token for a session of user on database, for the
- * client at client_addr (numeric) and client_port, into out (at least
- * CM_PROOF_TOKEN_SIZE bytes).  Names are truncated as the server truncates
- * them.  False when there is no secret (library not preloaded), the
- * address is not numeric, no random bytes, or out is too small.
+ * error): writes a fresh token for a session of user on database with
+ * these claims, into out (at least CM_PROOF_TOKEN_SIZE bytes).  The
+ * system identifier is this node's (every node of a cluster shares it).
+ * Names are truncated as the server truncates them.  False when there is
+ * no secret (library not preloaded), a claim is not representable, no
+ * random bytes, or out is too small.
  */
-extern bool
-cm_proof_make(const char *user, const char *database, const char *client_addr,
-			  int client_port, char *out, size_t outlen);
+extern bool cm_proof_make(const char *user, const char *database,
+						  const CmProofClaims *claims, char *out, size_t outlen);
+
+/*
+ * True when addr is in connection_manager.proof_required_from: pg_hba.conf
+ * "trust" and "cert" lines admit only a connection manager from there.
+ */
+extern bool cm_proof_required_from(const struct sockaddr_storage *addr);
 
 /*
  * The real client of backend pid, as its proof stated: true and the

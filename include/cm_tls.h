@@ -52,6 +52,14 @@ extern bool cm_tls_parse_sslmode(const char *name, CmSslMode *mode);
 extern CmTls *
 cm_tls_connect_new(int fd, const char *sslmode, const char *servername);
 
+/*
+ * Whether certificates of nodes would be checked against the system's
+ * roots (ssl_ca_file empty).  Then verify-ca is refused, as libpq 16
+ * refuses sslrootcert=system with it: any publicly issued certificate,
+ * for any name, would pass.
+ */
+extern bool cm_tls_system_roots(void);
+
 /* Both sides. */
 extern CmTlsStatus cm_tls_handshake(CmTls *tls, char *err, size_t errlen);
 extern ssize_t cm_tls_read(CmTls *tls, void *buf, size_t len, CmTlsStatus *st);

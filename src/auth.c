@@ -26,6 +26,7 @@
 #include "cm_hash.h"
 #include "cm_hba_load.h"
 #include "cm_md5.h"
+#include "cm_proof.h"
 #include "cm_proto.h"
 #include "cm_tls.h"
 
@@ -169,7 +170,7 @@ static int
 auth_is_member(void *arg, const char *role, const char *group)
 {
 	(void) arg;
-	return cm_catalog_is_member(role, group) ? 1 : 0;
+	return cm_catalog_is_member(role, group);
 }
 
 void
@@ -201,20 +202,52 @@ cm_auth_begin(CmSession *s)
 	match = hba ? cm_hba_match(hba, &conn, &ctx, &index) : CM_HBA_MATCH_ERROR;
 	if (match != CM_HBA_MATCH)
 	{
-		if (match == CM_HBA_MATCH_SKIPPED)
+		if (match == CM_HBA_MATCH_ERROR)
+			ereport(LOG,
+					(errmsg("connection_manager: refusing %s: pg_hba.conf could not be matched",
+							s->client_addr),
+					 errdetail("%s", hba ? "A role membership lookup failed; a rule that names a group is never skipped on a failed lookup."
+										 : "No pg_hba.conf is loaded.")));
+		else if (match == CM_HBA_MATCH_SKIPPED)
 			ereport(LOG,
 					(errmsg("connection_manager: refusing %s: the matching pg_hba.conf rule at line %d cannot be honoured",
 							s->client_addr, hba->rules[index].line),
 					 errdetail("%s", cm_hba_skip_reason(&hba->rules[index]))));
-		snprintf(msg, sizeof(msg),
-				 "no pg_hba.conf entry for host \"%s\", user \"%s\", database \"%s\", %s",
-				 s->client_addr, s->user, s->database, encryption_name(s));
+		if (match == CM_HBA_MATCH_ERROR && hba != NULL)
+			snprintf(msg, sizeof(msg),
+					 "could not match pg_hba.conf for host \"%s\", user \"%s\", database \"%s\": a role membership lookup failed",
+					 s->client_addr, s->user, s->database);
+		else
+			snprintf(msg, sizeof(msg),
+					 "no pg_hba.conf entry for host \"%s\", user \"%s\", database \"%s\", %s",
+					 s->client_addr, s->user, s->database, encryption_name(s));
 		cm_session_fail(s, "28000", msg, NULL);
 		return;
 	}
 	rule = &hba->rules[index];
 	s->auth->method = rule->method;
 	s->auth->rule_line = rule->line;
+
+	/*
+	 * As on the server: "trust" and "cert" lines for an address in
+	 * proof_required_from admit only a connection manager, which a client
+	 * of ours is not (the manager's own line must not admit its clients).
+	 */
+	if ((rule->method == CM_HBA_METHOD_TRUST ||
+		 rule->method == CM_HBA_METHOD_CERT) &&
+		cm_proof_required_from(&s->client_sockaddr))
+	{
+		ereport(LOG,
+				(errmsg("connection_manager: refusing %s: pg_hba.conf line %d admits this address by \"%s\" for connection managers only",
+						s->client_addr, rule->line,
+						rule->method == CM_HBA_METHOD_TRUST ? "trust" : "cert"),
+				 errdetail(
+					 "The address is in connection_manager.proof_required_from.")));
+		cm_session_fail(s, "28000",
+						"connection_manager: connection from a connection manager address without a valid proof",
+						NULL);
+		return;
+	}
 
 	if (rule->clientcert != CM_HBA_CLIENTCERT_NONE &&
 		rule->method != CM_HBA_METHOD_CERT &&

@@ -83,11 +83,11 @@ cm_catalog_role_secret(const char *role, char *secret, size_t secretlen)
 }
 
 /* Membership as the server's pg_hba.conf reads it: direct or indirect. */
-bool
+int
 cm_catalog_is_member(const char *role, const char *group)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
-	volatile bool result = false;
+	volatile int result = 0;
 
 	PG_TRY();
 	{
@@ -99,7 +99,7 @@ cm_catalog_is_member(const char *role, const char *group)
 		roleid = get_role_oid(role, true);
 		groupid = get_role_oid(group, true);
 		if (OidIsValid(roleid) && OidIsValid(groupid))
-			result = is_member_of_role_nosuper(roleid, groupid);
+			result = is_member_of_role_nosuper(roleid, groupid) ? 1 : 0;
 		if (!OidIsValid(roleid))
 			forget_if_no_role(role);
 		if (!OidIsValid(groupid))
@@ -109,7 +109,7 @@ cm_catalog_is_member(const char *role, const char *group)
 	PG_CATCH();
 	{
 		catalog_recover("role membership");
-		result = false;
+		result = -1;
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(oldcxt);

@@ -6,13 +6,15 @@
  */
 #include "postgres.h"
 
+#include <arpa/inet.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include "miscadmin.h"
 #include "postmaster/postmaster.h"
 #include "utils/guc.h"
-
+#include "utils/varlena.h"
 
 #include "cm_cluster.h"
 #include "cm_guc.h"
@@ -35,6 +37,18 @@ int cm_read_only_max_lag = -1;
 int cm_read_only_fallback = CM_RO_FALLBACK_LEADER;
 
 int cm_server_sslmode = CM_SSLMODE_PREFER;
+char *cm_server_source_addresses = NULL;
+
+#define CM_MAX_SOURCE_ADDRESSES 16
+
+/* server_source_addresses, parsed by its check hook */
+typedef struct SourceAddresses
+{
+	int n;
+	struct sockaddr_storage addrs[CM_MAX_SOURCE_ADDRESSES];
+} SourceAddresses;
+
+static const SourceAddresses *source_addresses = NULL;
 
 static const struct config_enum_entry sslmode_options[] =
 	{{"disable", CM_SSLMODE_DISABLE, false},
@@ -73,6 +87,110 @@ check_nodes(char **newval, void **extra, GucSource source)
 		return false;
 	}
 	return true;
+}
+
+static bool
+is_loopback(const struct sockaddr_storage *a)
+{
+	if (a->ss_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *) a)->sin_addr.s_addr) >>
+				24) == 127;
+	return a->ss_family == AF_INET6 &&
+		   IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *) a)->sin6_addr);
+}
+
+/* A list of numeric IPv4 and IPv6 addresses, at most 16. */
+static bool
+check_source_addresses(char **newval, void **extra, GucSource source)
+{
+	char *raw = pstrdup(*newval ? *newval : "");
+	List *items = NIL;
+	ListCell *lc;
+	SourceAddresses *list;
+
+	bool ok = true;
+
+	if (!SplitGUCList(raw, ',', &items))
+	{
+		GUC_check_errdetail("List syntax is invalid.");
+		ok = false;
+	}
+	else if (list_length(items) > CM_MAX_SOURCE_ADDRESSES)
+	{
+		GUC_check_errdetail("At most %d addresses can be given.",
+							CM_MAX_SOURCE_ADDRESSES);
+		ok = false;
+	}
+	list = ok ? calloc(1, sizeof(SourceAddresses)) : NULL;
+	if (ok && list == NULL)
+	{
+		GUC_check_errcode(ERRCODE_OUT_OF_MEMORY);
+		GUC_check_errdetail("Out of memory.");
+		ok = false;
+	}
+	if (!ok)
+	{
+		list_free(items);
+		pfree(raw);
+		return false;
+	}
+	foreach (lc, items)
+	{
+		const char *item = (const char *) lfirst(lc);
+		struct sockaddr_storage *a = &list->addrs[list->n];
+		struct sockaddr_in *in4 = (struct sockaddr_in *) a;
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) a;
+
+		if (inet_pton(AF_INET, item, &in4->sin_addr) == 1)
+			a->ss_family = AF_INET;
+		else if (inet_pton(AF_INET6, item, &in6->sin6_addr) == 1)
+			a->ss_family = AF_INET6;
+		else
+		{
+			GUC_check_errdetail("\"%s\" is not a numeric IP address.", item);
+			ok = false;
+			break;
+		}
+		list->n++;
+	}
+	list_free(items);
+	pfree(raw);
+	if (!ok)
+	{
+		free(list);
+		return false;
+	}
+	*extra = list;
+	return true;
+}
+
+static void
+assign_source_addresses(const char *newval, void *extra)
+{
+	source_addresses = (const SourceAddresses *) extra;
+}
+
+bool
+cm_guc_source_address(const struct sockaddr_storage *target,
+					  struct sockaddr_storage *out, socklen_t *outlen)
+{
+	const SourceAddresses *list = source_addresses;
+
+	if (list == NULL)
+		return false;
+	for (int i = 0; i < list->n; i++)
+	{
+		const struct sockaddr_storage *a = &list->addrs[i];
+
+		if (a->ss_family != target->ss_family ||
+			is_loopback(a) != is_loopback(target))
+			continue;
+		memcpy(out, a, sizeof(*out));
+		*outlen = a->ss_family == AF_INET ? sizeof(struct sockaddr_in)
+										  : sizeof(struct sockaddr_in6);
+		return true;
+	}
+	return false;
 }
 
 void
@@ -142,6 +260,14 @@ cm_guc_define(void)
 							 "As libpq's sslmode; allow connects without TLS.",
 							 &cm_server_sslmode, CM_SSLMODE_PREFER,
 							 sslmode_options, PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("connection_manager.server_source_addresses",
+							   "Local addresses the connection manager connects to nodes from.",
+							   "For each node, the first address of the same family and "
+							   "the same loopback-ness as the node's; empty lets the "
+							   "kernel choose.",
+							   &cm_server_source_addresses, "", PGC_SIGHUP, 0,
+							   check_source_addresses, assign_source_addresses,
+							   NULL);
 	DefineCustomIntVariable("connection_manager.leader_wait_timeout",
 							"How long a new read-write session waits for a write leader.",
 							NULL, &cm_leader_wait_timeout, 5000, 0, 3600000,

@@ -14,6 +14,7 @@
 #include "cm_guc.h"
 #include "cm_tls.h"
 #include "cm_md5.h"
+#include "cm_proof.h"
 #include "cm_proto.h"
 
 #define CM_LOGIN_NONCE_BYTES 18
@@ -66,6 +67,23 @@ login_target_is_loopback(CmSession *s)
 		return IN6_IS_ADDR_LOOPBACK(
 			&((const struct sockaddr_in6 *) a)->sin6_addr);
 	return false;
+}
+
+void
+cm_login_note_plaintext(CmSession *s, const char *what)
+{
+	static bool warned = false;
+
+	if (warned || s->server.tls != NULL || login_target_is_loopback(s))
+		return;
+	warned = true;
+	ereport(WARNING,
+			(errmsg("connection_manager: %s go to node \"%s\" without SSL",
+					what, s->target.name),
+			 errdetail("Anyone on the network between the nodes can read them: a proof can be replayed to that node within %d seconds, an md5 hash logs in as its role for good.",
+					   CM_PROOF_WINDOW_SECONDS),
+			 errhint(
+				 "Set connection_manager.server_sslmode to verify-full (or require). This is logged once per worker.")));
 }
 
 static bool
@@ -192,6 +210,8 @@ cm_login_answer(CmSession *s, const uint8 *msg, uint32 total)
 				return login_fail(s,
 								  "invalid md5 request from the target server",
 								  NULL);
+			if (a->credential != CM_CRED_NONE)
+				cm_login_note_plaintext(s, "md5 password hashes");
 			if (a->credential == CM_CRED_PASSWORD)
 			{
 				char stored[CM_MD5_HASH_LEN + 1];

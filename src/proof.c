@@ -12,8 +12,11 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include "access/parallel.h"
+#include "access/xlog.h"
 #include "common/ip.h"
 #include "libpq/auth.h"
 #include "libpq/hba.h"
@@ -467,8 +470,8 @@ client_slot_set(const CmProofToken *t)
 	c = &proof_shared->clients[index];
 	SpinLockAcquire(&c->mutex);
 	c->pid = MyProcPid;
-	c->port = t->client_port;
-	strlcpy(c->addr, t->client_addr, sizeof(c->addr));
+	c->port = t->claims.client_port;
+	strlcpy(c->addr, t->claims.client_addr, sizeof(c->addr));
 	SpinLockRelease(&c->mutex);
 	on_shmem_exit(client_slot_clear, Int32GetDatum(index));
 }
@@ -501,8 +504,8 @@ cm_proof_client_of(int pid, char *addr, size_t addrlen, int *port)
 
 /* ---- authentication ---- */
 
-static bool
-address_in_required_from(const SockAddr *raddr)
+bool
+cm_proof_required_from(const struct sockaddr_storage *addr)
 {
 	if (required_from == NULL)
 		return false;
@@ -510,8 +513,8 @@ address_in_required_from(const SockAddr *raddr)
 	{
 		const ProofNet *net = &required_from->nets[i];
 
-		if (net->addr.ss_family == raddr->addr.ss_family &&
-			pg_range_sockaddr(&raddr->addr, &net->addr, &net->mask))
+		if (net->addr.ss_family == addr->ss_family &&
+			pg_range_sockaddr(addr, &net->addr, &net->mask))
 			return true;
 	}
 	return false;
@@ -533,7 +536,7 @@ proof_required(const Port *port)
 		return false;
 	if (am_walsender && !am_db_walsender)
 		return false;
-	return address_in_required_from(&port->raddr);
+	return cm_proof_required_from(&port->raddr.addr);
 }
 
 /* Ends the connection; what failed is told to the server log only. */
@@ -596,6 +599,192 @@ status_detail(CmProofStatus status, const CmProofToken *t, int64 now,
 	return "The proof is valid.";
 }
 
+/* The address a token's text names, with port; false if it names none. */
+static bool
+claim_sockaddr(const char *text, int port, struct sockaddr_storage *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (inet_pton(AF_INET, text, &((struct sockaddr_in *) out)->sin_addr) == 1)
+	{
+		out->ss_family = AF_INET;
+		((struct sockaddr_in *) out)->sin_port = htons((uint16) port);
+		return true;
+	}
+	if (inet_pton(AF_INET6, text, &((struct sockaddr_in6 *) out)->sin6_addr) == 1)
+	{
+		out->ss_family = AF_INET6;
+		((struct sockaddr_in6 *) out)->sin6_port = htons((uint16) port);
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Why the token is not for this node, or NULL when it is: the cluster's
+ * system identifier, this server's port, and the local address the
+ * connection arrived on.
+ */
+static const char *
+target_mismatch(const Port *port, const CmProofClaims *c)
+{
+	char here[CM_PROOF_ADDR_MAX + 1];
+
+	if (c->system_identifier != GetSystemIdentifier())
+		return psprintf("The proof is for the cluster with system identifier "
+						"%llu; this node's is %llu.",
+						(unsigned long long) c->system_identifier,
+						(unsigned long long) GetSystemIdentifier());
+	if (c->target_port != PostPortNumber)
+		return psprintf("The proof is for port %d; this node listens on %d.",
+						c->target_port, PostPortNumber);
+	if (!cm_proof_addr_text((const struct sockaddr *) &port->laddr.addr, here,
+							sizeof(here)))
+		return "The proof came over a Unix-domain socket, which a connection "
+			   "manager never uses.";
+	if (strcmp(here, c->target_addr) != 0)
+		return psprintf("The proof is for address %s; the connection arrived "
+						"on %s (do nodes reach each other through a NAT?).",
+						c->target_addr, here);
+	return NULL;
+}
+
+/* Ends a proven session that this node's own pg_hba.conf does not allow. */
+static void judge_refuse(const Port *client, const char *message,
+						 const char *how) pg_attribute_noreturn();
+
+static void
+judge_refuse(const Port *client, const char *message, const char *how)
+{
+	const HbaLine *hba = client->hba;
+	const char *line = "";
+
+	if (hba != NULL && hba->rawline != NULL)
+		line = psprintf(" by line %d: \"%s\"", hba->linenumber, hba->rawline);
+	ereport(FATAL,
+			(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+			 errmsg("%s", message),
+			 errdetail_log("A connection manager vouched for client host=%s "
+						   "port=%s (%s); this node's pg_hba.conf judged "
+						   "it%s.",
+						   client->remote_host, client->remote_port, how, line)));
+}
+
+/* The certificate claim against a line: verified, and named when needed. */
+static const char *
+judge_certificate(const Port *client, const CmProofClaims *c, bool need_name)
+{
+	const HbaLine *hba = client->hba;
+	const char *name;
+
+	if (!c->cert)
+		return "connection requires a valid client certificate";
+	if (!need_name)
+		return NULL;
+	name = hba->clientcertname == clientCertDN ? c->cert_dn : c->cert_cn;
+	if (name[0] == '\0' || check_usermap(hba->usermap, client->user_name, name,
+										 false) != STATUS_OK)
+		return psprintf("certificate authentication failed for user \"%s\"",
+						client->user_name);
+	return NULL;
+}
+
+/*
+ * Every node judges its own sessions: the real client the token names
+ * goes through this node's pg_hba.conf as if it had connected directly,
+ * and the line it matches must ask for nothing more than the entry node
+ * established.  The client's address is the one the entry node saw: a
+ * client on its loopback is judged by this node's loopback lines, so that
+ * with the same file on every node a client is judged alike wherever the
+ * write leader is.
+ */
+static void
+judge_client(const Port *port, const CmProofClaims *c)
+{
+	Port client;
+	struct sockaddr_storage addr;
+	char host[CM_PROOF_ADDR_MAX + 1];
+	const char *enc = c->tls ? "SSL encryption" : "no encryption";
+	const char *how;
+	const char *failure = NULL;
+	const HbaLine *hba;
+
+	if (!claim_sockaddr(c->client_addr, c->client_port, &addr))
+		proof_refuse(port, true, "The proof's client address is not numeric.");
+	if (!cm_proof_addr_text((const struct sockaddr *) &addr, host, sizeof(host)))
+		proof_refuse(port, true, "The proof's client address is not usable.");
+
+	memcpy(&client, port, sizeof(client));
+	memset(&client.raddr, 0, sizeof(client.raddr));
+	memcpy(&client.raddr.addr, &addr, sizeof(addr));
+	client.raddr.salen = addr.ss_family == AF_INET
+							 ? sizeof(struct sockaddr_in)
+							 : sizeof(struct sockaddr_in6);
+	client.remote_host = pstrdup(host);
+	client.remote_port = psprintf("%d", c->client_port);
+	client.remote_hostname = NULL;
+	client.remote_hostname_resolv = 0;
+	client.remote_hostname_errcode = 0;
+	client.ssl_in_use = c->tls;
+	client.gss = NULL;
+	client.hba = NULL;
+	how = psprintf("%s%s%s", c->tls ? "SSL" : "no SSL",
+				   c->password ? ", password proven" : "",
+				   c->cert ? ", certificate verified" : "");
+
+	hba_getauthmethod(&client);
+	hba = client.hba;
+	switch (hba->auth_method)
+	{
+		case uaImplicitReject:
+		case uaReject:
+			/* the server's own messages for these */
+			judge_refuse(&client,
+						 psprintf("%s for host \"%s\", user \"%s\", database "
+								  "\"%s\", %s",
+								  hba->auth_method == uaReject
+									  ? "pg_hba.conf rejects connection"
+									  : "no pg_hba.conf entry",
+								  host, port->user_name, port->database_name,
+								  enc),
+						 how);
+			break;
+		case uaTrust:
+		case uaCert:
+			/* as for a direct connection: only a manager may use these */
+			if (cm_proof_required_from(&addr))
+				judge_refuse(&client,
+							 "connection_manager: connection from a connection "
+							 "manager address without a valid proof",
+							 how);
+			if (hba->auth_method == uaCert)
+				failure = judge_certificate(&client, c, true);
+			break;
+		case uaPassword:
+		case uaMD5:
+		case uaSCRAM:
+			if (!c->password)
+				failure =
+					psprintf("connection_manager: this node requires "
+							 "%s authentication for user \"%s\", and "
+							 "the client proved no password to the "
+							 "connection manager",
+							 hba_authname(hba->auth_method), port->user_name);
+			break;
+		default:
+			failure = psprintf("connection_manager: this node requires %s "
+							   "authentication for user \"%s\", which a "
+							   "connection manager cannot vouch for",
+							   hba_authname(hba->auth_method), port->user_name);
+			break;
+	}
+	if (failure == NULL && hba->clientcert != clientCertOff &&
+		hba->auth_method != uaCert)
+		failure =
+			judge_certificate(&client, c, hba->clientcert == clientCertFull);
+	if (failure != NULL)
+		judge_refuse(&client, failure, how);
+}
+
 static void
 proof_client_authentication(Port *port, int status)
 {
@@ -604,6 +793,7 @@ proof_client_authentication(Port *port, int status)
 	bool required;
 	CmProofToken t;
 	CmProofStatus verdict;
+	const char *mismatch;
 	int64 now;
 
 	if (prev_client_authentication)
@@ -648,13 +838,17 @@ proof_client_authentication(Port *port, int status)
 	if (!nonce_remember(t.nonce, t.seconds, now))
 		proof_refuse(port, required,
 					 "The proof was used before on this node: a replay.");
+	mismatch = target_mismatch(port, &t.claims);
+	if (mismatch != NULL)
+		proof_refuse(port, required, mismatch);
+	judge_client(port, &t.claims);
 
 	strlcpy(verified_token, token, sizeof(verified_token));
 	client_slot_set(&t);
 	if (Log_connections)
 		ereport(LOG, (errmsg("connection_manager: connection proven to come from "
 							 "a connection manager for client host=%s port=%d",
-							 t.client_addr, t.client_port)));
+							 t.claims.client_addr, t.claims.client_port)));
 }
 
 /* ---- entry points ---- */
@@ -678,24 +872,27 @@ cm_proof_init(void)
 }
 
 bool
-cm_proof_make(const char *user, const char *database, const char *client_addr,
-			  int client_port, char *out, size_t outlen)
+cm_proof_make(const char *user, const char *database,
+			  const CmProofClaims *claims, char *out, size_t outlen)
 {
 	char user_name[NAMEDATALEN];
 	char database_name[NAMEDATALEN];
 	uint8 nonce[CM_PROOF_NONCE_LEN];
+	CmProofClaims c;
 
 	if (outlen > 0)
 		out[0] = '\0';
-	if (!secret_loaded || user == NULL || client_addr == NULL)
+	if (!secret_loaded || user == NULL || claims == NULL)
 		return false;
 	/* the server's defaults and truncation (ProcessStartupPacket) */
 	if (database == NULL || database[0] == '\0')
 		database = user;
 	strlcpy(user_name, user, sizeof(user_name));
 	strlcpy(database_name, database, sizeof(database_name));
+	c = *claims;
+	c.system_identifier = GetSystemIdentifier();
 	if (!pg_strong_random(nonce, sizeof(nonce)))
 		return false;
-	return cm_proof_format(cluster_secret, (int64) time(NULL), nonce, user_name,
-						   database_name, client_addr, client_port, out, outlen);
+	return cm_proof_format(cluster_secret, (int64) time(NULL), nonce,
+						   user_name, database_name, &c, out, outlen);
 }

@@ -8,6 +8,7 @@
 #include "cm_encoding.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -15,43 +16,85 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#define PROOF_VERSION  "v1"
-#define PROOF_NAME_MAX 255
-#define PROOF_SECONDS_MAX                                                     \
-	18 /* digits; far beyond any clock, and no overflow */
-#define PROOF_PORT_MAX 5
+#define PROOF_VERSION	  "v2"
+#define PROOF_NAME_MAX	  255
+#define PROOF_SECONDS_MAX 18 /* digits; far beyond any clock, no overflow */
+#define PROOF_SYSID_MAX	  20 /* digits of a uint64 */
+#define PROOF_PORT_MAX	  5
+#define PROOF_FIELDS	  14
 
-/* A numeric IPv4 or IPv6 address, as getnameinfo(NI_NUMERICHOST) writes. */
+/* True when text is the one text inet_ntop() gives its address. */
 static bool
-numeric_address(const char *addr, size_t len)
+canonical_address(const char *text)
 {
-	char text[CM_PROOF_ADDR_MAX + 1];
 	unsigned char bin[16];
+	char again[CM_PROOF_ADDR_MAX + 1];
 
-	if (len == 0 || len > CM_PROOF_ADDR_MAX)
+	if (strlen(text) > CM_PROOF_ADDR_MAX)
 		return false;
-	memcpy(text, addr, len);
-	text[len] = '\0';
-	return inet_pton(AF_INET, text, bin) == 1 ||
-		   inet_pton(AF_INET6, text, bin) == 1;
+	if (inet_pton(AF_INET, text, bin) == 1)
+		return inet_ntop(AF_INET, bin, again, sizeof(again)) != NULL &&
+			   strcmp(again, text) == 0;
+	if (inet_pton(AF_INET6, text, bin) == 1)
+		return inet_ntop(AF_INET6, bin, again, sizeof(again)) != NULL &&
+			   strcmp(again, text) == 0;
+	return false;
+}
+
+bool
+cm_proof_addr_text(const struct sockaddr *addr, char *out, size_t cap)
+{
+	const void *bin;
+
+	if (cap > 0)
+		out[0] = '\0';
+	if (addr == NULL)
+		return false;
+	if (addr->sa_family == AF_INET)
+		bin = &((const struct sockaddr_in *) addr)->sin_addr;
+	else if (addr->sa_family == AF_INET6)
+	{
+		const struct in6_addr *a6 =
+			&((const struct sockaddr_in6 *) addr)->sin6_addr;
+
+		/* an IPv4 client of a dual-stack socket is an IPv4 client */
+		if (IN6_IS_ADDR_V4MAPPED(a6))
+			return cap > 0 &&
+				   inet_ntop(AF_INET, a6->s6_addr + 12, out, cap) != NULL;
+		bin = a6;
+	}
+	else
+		return false;
+	if (cap > 0 && inet_ntop(addr->sa_family, bin, out, cap) != NULL)
+		return true;
+	if (cap > 0)
+		out[0] = '\0';
+	return false;
 }
 
 /*
  * A canonical decimal of at most maxdigits digits: no sign, no leading
- * zero (but "0"), so that every value has exactly one text.
+ * zero (but "0"), so that every value has exactly one text.  Values above
+ * max are refused.
  */
 static bool
-parse_decimal(const char *s, size_t len, size_t maxdigits, int64_t *out)
+parse_decimal(const char *s, size_t len, size_t maxdigits, uint64_t max,
+			  uint64_t *out)
 {
-	int64_t v = 0;
+	uint64_t v = 0;
 
 	if (len == 0 || len > maxdigits || (len > 1 && s[0] == '0'))
 		return false;
 	for (size_t i = 0; i < len; i++)
 	{
+		unsigned d;
+
 		if (s[i] < '0' || s[i] > '9')
 			return false;
-		v = v * 10 + (s[i] - '0');
+		d = (unsigned) (s[i] - '0');
+		if (v > (max - d) / 10)
+			return false;
+		v = v * 10 + d;
 	}
 	*out = v;
 	return true;
@@ -68,50 +111,76 @@ lower_hex(const char *s, size_t len)
 	return true;
 }
 
-/* Appends s and, unless last, a NUL separator; false when it does not fit. */
+/* A certificate name field: lower-case hex of at most max bytes, no NUL. */
 static bool
-append_field(char *buf, size_t cap, size_t *len, const char *s, bool last)
+parse_name(const char *s, size_t len, char *out, size_t max)
 {
-	size_t n = strlen(s) + (last ? 0 : 1);
+	size_t n = 0;
 
-	if (n > cap - *len)
+	if (len % 2 != 0 || len / 2 > max || !lower_hex(s, len))
 		return false;
-	memcpy(buf + *len, s, n); /* the NUL of s is the separator */
-	*len += n;
+	if (len > 0 && !cm_hex_decode(s, len, (uint8_t *) out, max, &n))
+		return false;
+	out[n] = '\0';
+	return memchr(out, '\0', n) == NULL;
+}
+
+static bool
+parse_flag(const char *s, size_t len, bool *out)
+{
+	if (len != 1 || (s[0] != '0' && s[0] != '1'))
+		return false;
+	*out = s[0] == '1';
 	return true;
 }
 
-/* The lower-case hex HMAC of a token's fields; false on bad input. */
 static bool
-token_mac(const uint8_t secret[CM_PROOF_SECRET_LEN], int64_t seconds,
-		  const uint8_t nonce[CM_PROOF_NONCE_LEN], const char *user,
-		  const char *database, const char *client_addr, int client_port,
+parse_address(const char *s, size_t len, char out[CM_PROOF_ADDR_MAX + 1])
+{
+	if (len == 0 || len > CM_PROOF_ADDR_MAX)
+		return false;
+	memcpy(out, s, len);
+	out[len] = '\0';
+	return canonical_address(out);
+}
+
+/* The claims a token may carry at all. */
+static bool
+claims_valid(const CmProofClaims *c)
+{
+	return c->target_port >= 0 && c->target_port <= 65535 &&
+		   c->client_port >= 0 && c->client_port <= 65535 &&
+		   canonical_address(c->target_addr) &&
+		   canonical_address(c->client_addr) && (c->tls || !c->cert) &&
+		   (c->cert || (c->cert_cn[0] == '\0' && c->cert_dn[0] == '\0')) &&
+		   strlen(c->cert_cn) <= CM_PROOF_CN_MAX &&
+		   strlen(c->cert_dn) <= CM_PROOF_DN_MAX;
+}
+
+/*
+ * The lower-case hex HMAC of user NUL database NUL body; false on names
+ * too long or when OpenSSL fails.
+ */
+static bool
+token_mac(const uint8_t secret[CM_PROOF_SECRET_LEN], const char *user,
+		  const char *database, const char *body, size_t body_len,
 		  char mac_hex[CM_PROOF_MAC_HEX_LEN + 1])
 {
-	char msg[3 * PROOF_NAME_MAX];
-	char seconds_text[24];
-	char nonce_hex[2 * CM_PROOF_NONCE_LEN + 1];
-	char port_text[8];
-	size_t len = 0;
+	char msg[2 * (PROOF_NAME_MAX + 1) + CM_PROOF_TOKEN_SIZE];
+	size_t ulen = strlen(user);
+	size_t dlen = strlen(database);
 	unsigned char mac[EVP_MAX_MD_SIZE];
 	unsigned int mac_len = 0;
 
-	if (strlen(user) > PROOF_NAME_MAX || strlen(database) > PROOF_NAME_MAX)
+	if (ulen > PROOF_NAME_MAX || dlen > PROOF_NAME_MAX ||
+		body_len >= CM_PROOF_TOKEN_SIZE)
 		return false;
-	snprintf(seconds_text, sizeof(seconds_text), "%lld", (long long) seconds);
-	snprintf(port_text, sizeof(port_text), "%d", client_port);
-	if (!cm_hex_encode(nonce, CM_PROOF_NONCE_LEN, nonce_hex, sizeof(nonce_hex)))
-		return false;
-	if (!append_field(msg, sizeof(msg), &len, PROOF_VERSION, false) ||
-		!append_field(msg, sizeof(msg), &len, seconds_text, false) ||
-		!append_field(msg, sizeof(msg), &len, nonce_hex, false) ||
-		!append_field(msg, sizeof(msg), &len, user, false) ||
-		!append_field(msg, sizeof(msg), &len, database, false) ||
-		!append_field(msg, sizeof(msg), &len, client_addr, false) ||
-		!append_field(msg, sizeof(msg), &len, port_text, true))
-		return false;
+	memcpy(msg, user, ulen + 1);
+	memcpy(msg + ulen + 1, database, dlen + 1);
+	memcpy(msg + ulen + dlen + 2, body, body_len);
 	if (HMAC(EVP_sha256(), secret, CM_PROOF_SECRET_LEN,
-			 (const unsigned char *) msg, len, mac, &mac_len) == NULL ||
+			 (const unsigned char *) msg, ulen + dlen + 2 + body_len, mac,
+			 &mac_len) == NULL ||
 		mac_len != CM_PROOF_MAC_HEX_LEN / 2)
 		return false;
 	return cm_hex_encode(mac, mac_len, mac_hex, CM_PROOF_MAC_HEX_LEN + 1);
@@ -120,94 +189,107 @@ token_mac(const uint8_t secret[CM_PROOF_SECRET_LEN], int64_t seconds,
 bool
 cm_proof_format(const uint8_t secret[CM_PROOF_SECRET_LEN], int64_t seconds,
 				const uint8_t nonce[CM_PROOF_NONCE_LEN], const char *user,
-				const char *database, const char *client_addr, int client_port,
-				char *out, size_t cap)
+				const char *database, const CmProofClaims *claims, char *out,
+				size_t cap)
 {
-	char mac_hex[CM_PROOF_MAC_HEX_LEN + 1];
+	char body[CM_PROOF_TOKEN_SIZE];
 	char nonce_hex[2 * CM_PROOF_NONCE_LEN + 1];
+	char cn_hex[2 * CM_PROOF_CN_MAX + 1];
+	char dn_hex[2 * CM_PROOF_DN_MAX + 1];
+	char mac_hex[CM_PROOF_MAC_HEX_LEN + 1];
+	const CmProofClaims *c = claims;
 	int n;
 
 	if (cap > 0)
 		out[0] = '\0';
-	if (seconds < 0 || seconds > 999999999999999999LL || client_port < 0 ||
-		client_port > 65535 ||
-		!numeric_address(client_addr, strlen(client_addr)))
+	if (seconds < 0 || seconds > 999999999999999999LL || !claims_valid(c) ||
+		!cm_hex_encode(nonce, CM_PROOF_NONCE_LEN, nonce_hex, sizeof(nonce_hex)) ||
+		!cm_hex_encode((const uint8_t *) c->cert_cn, strlen(c->cert_cn),
+					   cn_hex, sizeof(cn_hex)) ||
+		!cm_hex_encode((const uint8_t *) c->cert_dn, strlen(c->cert_dn),
+					   dn_hex, sizeof(dn_hex)))
 		return false;
-	if (!token_mac(secret, seconds, nonce, user, database, client_addr,
-				   client_port, mac_hex) ||
-		!cm_hex_encode(nonce, CM_PROOF_NONCE_LEN, nonce_hex, sizeof(nonce_hex)))
+	n = snprintf(body, sizeof(body),
+				 "%s,%lld,%s,%llu,%s,%d,%s,%d,%d,%d,%d,%s,%s", PROOF_VERSION,
+				 (long long) seconds, nonce_hex,
+				 (unsigned long long) c->system_identifier, c->target_addr,
+				 c->target_port, c->client_addr, c->client_port, c->tls ? 1 : 0,
+				 c->password ? 1 : 0, c->cert ? 1 : 0, cn_hex, dn_hex);
+	if (n < 0 || (size_t) n >= sizeof(body) ||
+		!token_mac(secret, user, database, body, (size_t) n, mac_hex))
 		return false;
-	n = snprintf(out, cap, "%s:%lld:%s:%s:%d:%s", PROOF_VERSION,
-				 (long long) seconds, nonce_hex, client_addr, client_port,
-				 mac_hex);
-	if (n < 0 || (size_t) n >= cap)
-	{
-		if (cap > 0)
-			out[0] = '\0';
+	if ((size_t) n + 1 + CM_PROOF_MAC_HEX_LEN >= cap)
 		return false;
-	}
+	memcpy(out, body, n);
+	out[n] = ',';
+	memcpy(out + n + 1, mac_hex, CM_PROOF_MAC_HEX_LEN + 1);
 	return true;
 }
 
-/*
- * The address is the only field that may contain ':', so the fixed fields
- * are taken from the front (version, seconds, nonce) and from the back
- * (hmac, port); what remains in the middle is the address.
- */
 CmProofStatus
 cm_proof_parse(const char *text, CmProofToken *out)
 {
 	CmProofToken t;
+	CmProofClaims *c = &t.claims;
+	const char *field[PROOF_FIELDS];
+	size_t flen[PROOF_FIELDS];
 	size_t len = strlen(text);
 	const char *p = text;
-	const char *end = text + len;
-	const char *colon;
-	const char *port_start;
-	int64_t port;
-	size_t n;
+	uint64_t v;
+	int n = 0;
+	size_t got;
 
 	memset(&t, 0, sizeof(t));
-	if (len >= CM_PROOF_TOKEN_SIZE || strncmp(p, PROOF_VERSION ":", 3) != 0)
+	if (len >= CM_PROOF_TOKEN_SIZE)
 		return CM_PROOF_MALFORMED;
-	p += 3;
+	/* split at every comma: exactly PROOF_FIELDS fields */
+	for (;;)
+	{
+		const char *comma = strchr(p, ',');
+		const char *stop = comma ? comma : text + len;
 
-	colon = memchr(p, ':', end - p);
-	if (colon == NULL ||
-		!parse_decimal(p, colon - p, PROOF_SECONDS_MAX, &t.seconds))
+		if (n == PROOF_FIELDS)
+			return CM_PROOF_MALFORMED;
+		field[n] = p;
+		flen[n] = (size_t) (stop - p);
+		n++;
+		if (comma == NULL)
+			break;
+		p = comma + 1;
+	}
+	if (n != PROOF_FIELDS || flen[0] != 2 || memcmp(field[0], PROOF_VERSION, 2))
 		return CM_PROOF_MALFORMED;
-	p = colon + 1;
 
-	if (end - p < 2 * CM_PROOF_NONCE_LEN + 1 ||
-		p[2 * CM_PROOF_NONCE_LEN] != ':' ||
-		!lower_hex(p, 2 * CM_PROOF_NONCE_LEN) ||
-		!cm_hex_decode(p, 2 * CM_PROOF_NONCE_LEN, t.nonce, sizeof(t.nonce), &n) ||
-		n != CM_PROOF_NONCE_LEN)
+	if (!parse_decimal(field[1], flen[1], PROOF_SECONDS_MAX,
+					   999999999999999999ULL, &v))
 		return CM_PROOF_MALFORMED;
-	p += 2 * CM_PROOF_NONCE_LEN + 1;
-
-	/* from the back: ":<hmac>" */
-	if (end - p < CM_PROOF_MAC_HEX_LEN + 1 ||
-		end[-CM_PROOF_MAC_HEX_LEN - 1] != ':' ||
-		!lower_hex(end - CM_PROOF_MAC_HEX_LEN, CM_PROOF_MAC_HEX_LEN))
+	t.seconds = (int64_t) v;
+	if (flen[2] != 2 * CM_PROOF_NONCE_LEN || !lower_hex(field[2], flen[2]) ||
+		!cm_hex_decode(field[2], flen[2], t.nonce, sizeof(t.nonce), &got) ||
+		got != CM_PROOF_NONCE_LEN)
 		return CM_PROOF_MALFORMED;
-	memcpy(t.mac_hex, end - CM_PROOF_MAC_HEX_LEN, CM_PROOF_MAC_HEX_LEN);
-	end -= CM_PROOF_MAC_HEX_LEN + 1;
-
-	/* then ":<port>" */
-	port_start = end;
-	while (port_start > p && port_start[-1] != ':')
-		port_start--;
-	if (port_start == p ||
-		!parse_decimal(port_start, end - port_start, PROOF_PORT_MAX, &port) ||
-		port > 65535)
+	if (!parse_decimal(field[3], flen[3], PROOF_SYSID_MAX, UINT64_MAX,
+					   &c->system_identifier))
 		return CM_PROOF_MALFORMED;
-	t.client_port = (int) port;
-	end = port_start - 1;
-
-	if (!numeric_address(p, end - p))
+	if (!parse_address(field[4], flen[4], c->target_addr) ||
+		!parse_decimal(field[5], flen[5], PROOF_PORT_MAX, 65535, &v))
 		return CM_PROOF_MALFORMED;
-	memcpy(t.client_addr, p, end - p);
-	t.client_addr[end - p] = '\0';
+	c->target_port = (int) v;
+	if (!parse_address(field[6], flen[6], c->client_addr) ||
+		!parse_decimal(field[7], flen[7], PROOF_PORT_MAX, 65535, &v))
+		return CM_PROOF_MALFORMED;
+	c->client_port = (int) v;
+	if (!parse_flag(field[8], flen[8], &c->tls) ||
+		!parse_flag(field[9], flen[9], &c->password) ||
+		!parse_flag(field[10], flen[10], &c->cert) ||
+		!parse_name(field[11], flen[11], c->cert_cn, CM_PROOF_CN_MAX) ||
+		!parse_name(field[12], flen[12], c->cert_dn, CM_PROOF_DN_MAX) ||
+		!claims_valid(c))
+		return CM_PROOF_MALFORMED;
+	if (flen[13] != CM_PROOF_MAC_HEX_LEN || !lower_hex(field[13], flen[13]))
+		return CM_PROOF_MALFORMED;
+	memcpy(t.mac_hex, field[13], CM_PROOF_MAC_HEX_LEN);
+	t.mac_hex[CM_PROOF_MAC_HEX_LEN] = '\0';
 
 	*out = t;
 	return CM_PROOF_OK;
@@ -220,14 +302,15 @@ cm_proof_verify(const uint8_t secret[CM_PROOF_SECRET_LEN], const char *text,
 {
 	CmProofToken t;
 	char expected[CM_PROOF_MAC_HEX_LEN + 1];
+	size_t body_len;
 
 	if (cm_proof_parse(text, &t) != CM_PROOF_OK)
 		return CM_PROOF_MALFORMED;
 	/* cm_proof_format() signs no such names */
 	if (strlen(user) > PROOF_NAME_MAX || strlen(database) > PROOF_NAME_MAX)
 		return CM_PROOF_BAD_MAC;
-	if (!token_mac(secret, t.seconds, t.nonce, user, database, t.client_addr,
-				   t.client_port, expected))
+	body_len = strlen(text) - CM_PROOF_MAC_HEX_LEN - 1;
+	if (!token_mac(secret, user, database, text, body_len, expected))
 		return CM_PROOF_INTERNAL;
 	if (CRYPTO_memcmp(expected, t.mac_hex, CM_PROOF_MAC_HEX_LEN) != 0)
 		return CM_PROOF_BAD_MAC;

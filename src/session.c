@@ -51,16 +51,8 @@ static void session_route(CmSession *s);
 static void session_begin_login(CmSession *s);
 static void session_queue(CmSession *s, CmBuf *b, const uint8 *msg, size_t len);
 
-static int
-session_client_port(CmSession *s)
-{
-	if (s->client_sockaddr.ss_family == AF_INET)
-		return ntohs(((struct sockaddr_in *) &s->client_sockaddr)->sin_port);
-	if (s->client_sockaddr.ss_family == AF_INET6)
-		return ntohs(((struct sockaddr_in6 *) &s->client_sockaddr)->sin6_port);
-	return 0;
-}
 static void session_connect(CmSession *s);
+static bool session_bind_source(CmSession *s);
 
 static pg_atomic_uint32 *
 clients_counter(CmSession *s)
@@ -521,6 +513,47 @@ session_release_held(CmSession *s)
 	s->held_len = 0;
 }
 
+static int
+sockaddr_port(const struct sockaddr_storage *a)
+{
+	if (a->ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *) a)->sin_port);
+	if (a->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *) a)->sin6_port);
+	return 0;
+}
+
+/*
+ * The proof for this session's target: which node it is for, and what we
+ * established about the client (cm_proof.h), so that the target judges the
+ * client with its own pg_hba.conf.
+ */
+static bool
+session_proof(CmSession *s, char *token, size_t len)
+{
+	CmProofClaims c;
+	bool verified = false;
+
+	memset(&c, 0, sizeof(c));
+	if (!cm_proof_addr_text((const struct sockaddr *) &s->target.addr,
+							c.target_addr, sizeof(c.target_addr)) ||
+		!cm_proof_addr_text((const struct sockaddr *) &s->client_sockaddr,
+							c.client_addr, sizeof(c.client_addr)))
+		return false;
+	c.target_port = sockaddr_port(&s->target.addr);
+	c.client_port = sockaddr_port(&s->client_sockaddr);
+	c.tls = s->client.tls != NULL;
+	c.password = s->auth != NULL && s->auth->credential != CM_CRED_NONE;
+	if (c.tls &&
+		cm_tls_peer_certificate(s->client.tls, c.cert_cn, sizeof(c.cert_cn),
+								c.cert_dn, sizeof(c.cert_dn), &verified) &&
+		verified)
+		c.cert = true;
+	else
+		c.cert_cn[0] = c.cert_dn[0] = '\0';
+	return cm_proof_make(s->user, s->database, &c, token, len);
+}
+
 /* The startup packet goes first to the server, ahead of anything else. */
 static bool
 session_queue_startup(CmSession *s)
@@ -537,9 +570,7 @@ session_queue_startup(CmSession *s)
 	 * client's real address, goes last: the packet's own terminator is
 	 * replaced by the parameter and a new one.
 	 */
-	if (s->startup == NULL ||
-		!cm_proof_make(s->user, s->database, s->client_addr,
-					   session_client_port(s), token, sizeof(token)))
+	if (s->startup == NULL || !session_proof(s, token, sizeof(token)))
 		return false;
 	tlen = strlen(token) + 1;
 	if (len + plen + tlen > CM_PROTO_MAX_STARTUP_LEN)
@@ -846,6 +877,8 @@ session_connect(CmSession *s)
 	if (s->target.addr.ss_family != AF_UNIX)
 		(void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	s->server.fd = fd;
+	if (!session_bind_source(s))
+		return;
 	if (connect(fd, (struct sockaddr *) &s->target.addr, s->target.addrlen) < 0 &&
 		errno != EINPROGRESS)
 	{
@@ -859,6 +892,40 @@ session_connect(CmSession *s)
 	s->state = CM_SS_CONNECTING;
 	s->deadline_ms = cm_now_ms() + cm_server_connect_timeout;
 	session_update_interest(s);
+}
+
+/*
+ * Binds the address server_source_addresses gives for the target, so that
+ * the target's pg_hba.conf can tell the manager from other programs on the
+ * same host (README: "Trust is not widened").
+ */
+static bool
+session_bind_source(CmSession *s)
+{
+	struct sockaddr_storage local;
+	socklen_t len;
+	int one = 1;
+	char text[64];
+	char msg[256];
+
+	if (!cm_guc_source_address(&s->target.addr, &local, &len))
+		return true;
+	/* the port is chosen at connect(), per destination: no exhaustion */
+	(void) setsockopt(s->server.fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
+					  sizeof(one));
+	if (bind(s->server.fd, (struct sockaddr *) &local, len) == 0)
+		return true;
+	if (!cm_proof_addr_text((struct sockaddr *) &local, text, sizeof(text)))
+		strlcpy(text, "?", sizeof(text));
+	snprintf(msg, sizeof(msg),
+			 "could not bind source address %s to connect to server \"%s\": %s",
+			 text, s->target.name, strerror(errno));
+	ereport(LOG,
+			(errmsg("connection_manager: %s", msg),
+			 errhint(
+				 "Check connection_manager.server_source_addresses: each address must be one of this host's.")));
+	session_fail(s, "08006", msg, NULL);
+	return false;
 }
 
 static void
@@ -879,6 +946,18 @@ session_connected(CmSession *s)
 		return;
 	}
 	s->deadline_ms = cm_now_ms() + (int64) AuthenticationTimeout * 1000;
+	if (cm_server_sslmode == CM_SSLMODE_VERIFY_CA && cm_tls_system_roots())
+	{
+		ereport(LOG,
+				(errmsg("connection_manager: refusing to connect to \"%s\": server_sslmode \"verify-ca\" needs ssl_ca_file",
+						s->target.name),
+				 errdetail(
+					 "Without ssl_ca_file, certificates would be checked against the system's root certificates, which accept any publicly issued certificate for any name.")));
+		session_fail(s, "08006",
+					 "connection_manager.server_sslmode \"verify-ca\" needs ssl_ca_file",
+					 "Set ssl_ca_file to the CA of the cluster's certificates, or use verify-full.");
+		return;
+	}
 	if (cm_server_sslmode != CM_SSLMODE_DISABLE &&
 		cm_server_sslmode != CM_SSLMODE_ALLOW &&
 		s->target.addr.ss_family != AF_UNIX)
@@ -910,6 +989,7 @@ session_connected(CmSession *s)
 static void
 session_begin_login(CmSession *s)
 {
+	cm_login_note_plaintext(s, "connection manager proofs");
 	if (!session_queue_startup(s))
 	{
 		session_fail(s, "08P01",

@@ -640,7 +640,8 @@ fail:
 /*
  * The client-side context for the hop to a target node.  Certificates are
  * verified (verify-ca, verify-full) against ssl_ca_file when it is set, the
- * cluster's own CA, otherwise against the system's roots.
+ * cluster's own CA, otherwise against the system's roots (verify-full only:
+ * cm_tls_system_roots()).
  */
 static SSL_CTX *
 build_client_context(void)
@@ -892,6 +893,12 @@ is_ip_address(const char *host)
  * and checked against the certificate for verify-full.  NULL for disable,
  * an unknown mode (logged) or a failure.
  */
+bool
+cm_tls_system_roots(void)
+{
+	return !is_set(ssl_ca_file);
+}
+
 CmTls *
 cm_tls_connect_new(int fd, const char *sslmode, const char *servername)
 {
@@ -907,6 +914,12 @@ cm_tls_connect_new(int fd, const char *sslmode, const char *servername)
 	}
 	if (mode == CM_SSLMODE_DISABLE)
 		return NULL;
+	if (mode == CM_SSLMODE_VERIFY_CA && cm_tls_system_roots())
+	{
+		ereport(LOG, (errmsg("connection_manager: sslmode \"verify-ca\" cannot "
+							 "use the system's root certificates")));
+		return NULL;
+	}
 	if (mode == CM_SSLMODE_VERIFY_FULL &&
 		(servername == NULL || servername[0] == '\0'))
 	{
@@ -1244,7 +1257,8 @@ cm_tls_free(CmTls *tls)
  * The peer's certificate: subject CN and RFC 2253 DN (as the server prints
  * them for cert authentication and pg_ident.conf maps) and whether it
  * verified against ssl_ca_file.  False, with empty names, when there is no
- * certificate or a name does not fit the buffer.
+ * certificate, a name does not fit the buffer or holds a NUL byte (as the
+ * server refuses it).
  */
 bool
 cm_tls_peer_certificate(CmTls *tls, char *cn, size_t cnlen, char *dn,
@@ -1272,8 +1286,10 @@ cm_tls_peer_certificate(CmTls *tls, char *cn, size_t cnlen, char *dn,
 	{
 		if ((size_t) n >= cnlen)
 			ok = false;
-		else
-			X509_NAME_get_text_by_NID(name, NID_commonName, cn, (int) cnlen);
+		else if (X509_NAME_get_text_by_NID(name, NID_commonName, cn,
+										   (int) cnlen) != n ||
+				 strlen(cn) != (size_t) n)
+			ok = false; /* a NUL inside the name: "admin\0.example" */
 	}
 	bio = BIO_new(BIO_s_mem());
 	if (bio == NULL)
@@ -1282,7 +1298,7 @@ cm_tls_peer_certificate(CmTls *tls, char *cn, size_t cnlen, char *dn,
 	{
 		X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253);
 		len = BIO_get_mem_data(bio, &data);
-		if (len < 0 || (size_t) len >= dnlen)
+		if (len < 0 || (size_t) len >= dnlen || memchr(data, '\0', len))
 			ok = false;
 		else
 		{

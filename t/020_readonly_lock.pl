@@ -30,9 +30,15 @@ shared_preload_libraries = 'pg_stat_statements,connection_manager'
 listen_addresses = '127.0.0.1'
 connection_manager.read_write_port = $primary_rw
 connection_manager.read_only_port = 0
+connection_manager.server_source_addresses = '127.0.0.2'
+connection_manager.proof_required_from = '127.0.0.2/32'
 max_prepared_transactions = 5
 wal_receiver_status_interval = 1s
 });
+# The manager logs in from 127.0.0.2 by trust, with a proof; test clients
+# use 127.0.0.1 and its own trust line (see CmTest).
+PostgreSQL::Test::Utils::append_to_file($primary->data_dir . '/pg_hba.conf',
+	"host all all 127.0.0.2/32 trust\n");
 $primary->start;
 
 # Objects the attempts use, made by an unlocked session.  The aggregate

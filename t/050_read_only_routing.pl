@@ -94,6 +94,9 @@ is(cm_psql_until($ro, $where, qr/^$sp\|/), "$sp|t|on",
 my $plain = PostgreSQL::Test::Cluster->new('plain');
 $plain->init(allows_streaming => 1);
 $plain->append_conf('postgresql.conf', "listen_addresses = '127.0.0.1'\n");
+# the follower's manager logs in from its own address (see CmTest)
+PostgreSQL::Test::Utils::append_to_file($plain->data_dir . '/pg_hba.conf',
+	"host all all 127.0.0.2/32 trust\n");
 $plain->start;
 $plain->backup('pb');
 my $follower = cm_standby('follower', $plain, 'pb',

@@ -120,6 +120,7 @@ $node->safe_psql('postgres',
 	q{CREATE ROLE alice LOGIN; CREATE ROLE bob LOGIN PASSWORD 'bob pw';});
 open my $hba, '>', $node->data_dir . '/pg_hba.conf' or die;
 print $hba qq{local all all trust
+host all all 127.0.0.2/32 trust
 hostssl all alice,bob 127.0.0.1/32 cert
 hostssl all dave,erin 127.0.0.1/32 cert map=certmap
 hostssl all carol 127.0.0.1/32 scram-sha-256 clientcert=verify-full
@@ -130,8 +131,9 @@ $node->safe_psql('postgres',
 	q{CREATE ROLE carol LOGIN PASSWORD 'carol pw'; CREATE ROLE dave LOGIN; CREATE ROLE erin LOGIN;});
 PostgreSQL::Test::Utils::append_to_file($node->data_dir . '/pg_ident.conf',
 	"certmap alice dave\ncertmap /^(bo.*)\$ \\1\n");
-# Clients and the manager share 127.0.0.1 here: the manager's own hop stays
-# plaintext so that the hostssl lines judge clients only.
+# The manager logs in from 127.0.0.2 by trust with a proof; the node judges
+# each client's certificate claim with these lines again.  The manager's own
+# hop stays plaintext.
 $node->append_conf('postgresql.conf', "connection_manager.server_sslmode = disable\n");
 $node->reload;
 sleep 1;

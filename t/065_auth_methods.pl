@@ -55,6 +55,8 @@ CREATE ROLE expired_user LOGIN PASSWORD 'expired pw' VALID UNTIL '2001-01-01';
 CREATE ROLE nologin_user NOLOGIN PASSWORD 'nologin pw';
 CREATE ROLE ssl_user LOGIN PASSWORD 'ssl pw';
 CREATE ROLE nopw_user LOGIN;
+CREATE ROLE blocked NOLOGIN;
+CREATE ROLE newcomer LOGIN PASSWORD 'newcomer pw' IN ROLE blocked;
 SET password_encryption = 'md5';
 CREATE ROLE md5_user LOGIN PASSWORD 'md5 pw';
 CREATE DATABASE otherdb;
@@ -66,8 +68,12 @@ $node->safe_psql('postgres', 'select 1');
 open my $hba, '>', $node->data_dir . '/pg_hba.conf' or die;
 print $hba qq{
 local all all trust
+host all all 127.0.0.2/32 trust
 host all trust_user 127.0.0.1/32 trust
 host all reject_user 127.0.0.1/32 reject
+host all expired_user,nologin_user,ghost,ghost2,nopw_user 127.0.0.1/32 scram-sha-256
+host all +blocked 127.0.0.1/32 reject
+host all newcomer 127.0.0.1/32 scram-sha-256
 host otherdb scram_user 127.0.0.1/32 reject
 host all scram_user 127.0.0.1/32 scram-sha-256
 host all md5_user 127.0.0.1/32 md5
@@ -75,7 +81,6 @@ host all md5rule_user 127.0.0.1/32 md5
 host all pw_user 127.0.0.1/32 password
 host all +grp 127.0.0.1/32 scram-sha-256
 hostssl all ssl_user 127.0.0.1/32 scram-sha-256
-host all expired_user,nologin_user,ghost,ghost2,nopw_user 127.0.0.1/32 scram-sha-256
 };
 close $hba;
 $node->reload;
@@ -213,9 +218,10 @@ for (1 .. 5)
 note(sprintf('unknown role %.1f ms, wrong password %.1f ms (5 tries each)',
 	$t_ghost * 200, $t_wrong * 200));
 
-# Trust is not widened: with the default proof_required_from, a direct
-# connection from the manager's address through the trust line is refused,
-# while clients through the manager still get in.
+# Trust is not widened.  With the server's default proof_required_from
+# (all of loopback), the trust line for 127.0.0.1 admits only a connection
+# manager: a client from 127.0.0.1 matching it is refused, connecting
+# directly or through the manager, with the same message.
 $node->append_conf('postgresql.conf',
 	"connection_manager.proof_required_from = '127.0.0.0/8, ::1/128'\n");
 $node->reload;
@@ -228,8 +234,71 @@ for (1 .. 50)
 }
 like($dout, qr/without a valid proof/,
 	'direct trust from the manager address without a proof is refused');
-($rc, $out) = try($port, 'trust_user', undef, 'sslmode=disable');
-is($out, 'trust_user', 'the same trust line admits clients of the manager');
+for (1 .. 50)
+{
+	($rc, $out) = try($port, 'trust_user', undef, 'sslmode=disable');
+	last if $rc != 0;
+	select(undef, undef, undef, 0.1);
+}
+isnt($rc, 0, 'the same trust line through the manager: refused too');
+is($out, $dout, 'with the same message as directly');
+($rc, $out) = try($port, 'trust_user', undef, 'sslmode=require');
+like($out, qr/without a valid proof/, 'over TLS too');
+ok($node->log_contains(qr/refusing 127\.0\.0\.1: pg_hba\.conf line 4 admits this address by "trust" for connection managers only/),
+	'the manager logs which line and why');
+($rc, $out) = try($port, 'scram_user', 'scram pw', 'sslmode=disable');
+is($out, 'scram_user',
+	'a SCRAM client from the same address gets in, the manager using trust with a proof');
+
+# The README's setting: the manager connects from 127.0.0.2, which alone
+# has the trust line and must prove itself; loopback clients on 127.0.0.1
+# keep their own lines, trust included.
+$node->append_conf('postgresql.conf',
+	"connection_manager.proof_required_from = '127.0.0.2/32'\n");
+$node->reload;
+for (1 .. 50)
+{
+	($rc, $out) = try($port, 'trust_user', undef, 'sslmode=disable');
+	last if $rc == 0;
+	select(undef, undef, undef, 0.1);
+}
+is($out, 'trust_user', 'proof_required_from naming the source address alone: loopback trust clients work');
+is(cm_login(port => $node->port, user => 'trust_user', local_addr => '127.0.0.2'),
+	'28000 connection_manager: connection from a connection manager address without a valid proof',
+	'a program on 127.0.0.2 without a proof is refused');
+is(cm_login(port => $port, user => 'trust_user', local_addr => '127.0.0.2'),
+	'28000 connection_manager: connection from a connection manager address without a valid proof',
+	'and so is a client of the manager on 127.0.0.2');
+{
+	local $ENV{PGPASSWORD} = 'scram pw';
+	my ($crc, $cout) = cm_psql($port,
+		'select client_addr from pg_stat_activity where pid = pg_backend_pid()',
+		conn => 'user=scram_user sslmode=disable');
+	is($cout, '127.0.0.2', 'the manager connects from server_source_addresses');
+}
+my ($src_rc, $src_out, $src_err) = $node->psql('postgres',
+	q{ALTER SYSTEM SET connection_manager.server_source_addresses = 'localhost'});
+like($src_err, qr/"localhost" is not a numeric IP address/, 'a host name is refused');
+$node->append_conf('postgresql.conf',
+	"connection_manager.server_source_addresses = '192.0.2.1'\n");
+$node->reload;
+{
+	local $ENV{PGPASSWORD} = 'scram pw';
+	my $cout = '';
+	for (1 .. 50)
+	{
+		(undef, $cout) = cm_psql($port,
+			'select client_addr from pg_stat_activity where pid = pg_backend_pid()',
+			conn => 'user=scram_user sslmode=disable');
+		last if $cout eq '127.0.0.1';
+		select(undef, undef, undef, 0.1);
+	}
+	is($cout, '127.0.0.1',
+		'no listed address of the loopback kind for a loopback node: the kernel chooses');
+}
+$node->append_conf('postgresql.conf',
+	"connection_manager.server_source_addresses = '127.0.0.2, 127.0.0.3'\n");
+$node->reload;
 
 # A catalog lock held elsewhere: a login whose role must be looked up fails
 # like a wrong password once the worker's lock_timeout passes, instead of
@@ -244,6 +313,29 @@ is($out, 'trust_user', 'the same trust line admits clients of the manager');
 	$locker->quit;
 	ok($node->log_contains(qr/could not look up a role's secret: canceling statement due to lock timeout/),
 		'the lock timeout is logged');
+}
+
+# Role membership fails closed: with pg_auth_members locked, the lookup for
+# a "+blocked reject" line fails, and the client is refused, not passed on
+# to the next line that would admit it.
+{
+	my $locker = $node->background_psql('postgres');
+	$locker->query_safe(
+		'BEGIN; LOCK pg_auth_members IN ACCESS EXCLUSIVE MODE;');
+	my ($lrc, $lout) = try($port, 'newcomer', 'newcomer pw', 'sslmode=disable');
+	isnt($lrc, 0, 'a +group reject line whose lookup fails still refuses');
+	is($lout,
+		'FATAL:  could not match pg_hba.conf for host "127.0.0.1", user "newcomer", database "postgres": a role membership lookup failed',
+		'with a message that says why');
+	$locker->query_safe('COMMIT');
+	$locker->quit;
+	ok($node->log_contains(qr/could not look up role membership: canceling statement due to lock timeout/),
+		'the failed lookup is logged');
+	ok($node->log_contains(qr/refusing 127\.0\.0\.1: pg_hba\.conf could not be matched/),
+		'and the refusal');
+	($lrc, $lout) = try($port, 'newcomer', 'newcomer pw', 'sslmode=disable');
+	like($lout, qr/pg_hba\.conf rejects connection for host "127\.0\.0\.1", user "newcomer"/,
+		'the lock gone, the reject line applies');
 }
 
 # A password change is seen at once.

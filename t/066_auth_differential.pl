@@ -17,8 +17,10 @@ my $node = cm_primary(
 	'node', extra => q{
 password_encryption = 'scram-sha-256'
 listen_addresses = '127.0.0.1'
-# the matrix compares with direct connections from the manager's address
+# the matrix compares with direct connections from the manager's address,
+# 127.0.0.1 (the kernel's choice) or 127.0.0.2, as clients use both
 connection_manager.proof_required_from = ''
+connection_manager.server_source_addresses = ''
 });
 $node->start;
 $node->safe_psql(

@@ -20,14 +20,25 @@ my $REFUSED =
   qr/^connection_manager: connection from a connection manager address without a valid proof$/;
 my $INVALID = qr/^connection_manager: invalid connection manager proof$/;
 
-my $node = cm_primary('proof', extra => "log_connections = on\n");
+my $node = cm_primary(
+	'proof', extra => qq{log_connections = on
+connection_manager.proof_required_from = '127.0.0.0/8, ::1/128'
+});
 open(my $hba, '>', $node->data_dir . '/pg_hba.conf') or die $!;
 print $hba <<'EOF';
 host all pwuser 127.0.0.1/32 scram-sha-256
 host all all 127.0.0.1/32 trust
+host all all 127.0.0.2/32 trust
 host replication all 127.0.0.1/32 trust
 local all all trust
 local replication all trust
+host all pwuser 192.0.2.0/24 scram-sha-256
+host all all 192.0.2.0/24 trust
+host all all 2001:db8::/32 trust
+host all all 198.51.100.9/32 reject
+host all all 203.0.113.0/24 ident
+hostssl all all 100.64.0.0/24 cert
+hostssl all all 100.64.1.0/24 trust
 EOF
 close $hba;
 $node->start;
@@ -56,19 +67,31 @@ is((stat($node->data_dir . '/connection_manager.secret'))[2] & 07777,
 
 my $nonce_counter = 0;
 
+my $sysid = $node->safe_psql('postgres',
+	'select system_identifier from pg_control_system()');
+
 # A token as the connection manager makes it; any field can be overridden.
 sub token
 {
 	my (%o) = @_;
 	my $ts = $o{ts} // CORE::time();
 	my $nonce = $o{nonce} // sprintf('%08x%08x', $$, ++$nonce_counter);
-	my $addr = $o{addr} // '192.0.2.7';
-	my $port = $o{port} // 40001;
-	my $msg = join("\0",
-		'v1', $ts, $nonce, $o{user} // 'alice',
-		$o{db} // 'postgres', $addr, $port);
-	my $mac = hmac_sha256_hex($msg, $o{secret} // $secret);
-	return "v1:$ts:$nonce:$addr:$port:$mac";
+	my $body = join(',',
+		'v2', $ts, $nonce,
+		$o{sysid} // $sysid,
+		$o{target} // '127.0.0.1',
+		$o{target_port} // $node->port,
+		$o{addr} // '192.0.2.7',
+		$o{port} // 40001,
+		$o{tls} // 0,
+		$o{password} // 0,
+		$o{cert} // 0,
+		unpack('H*', $o{cn} // ''),
+		unpack('H*', $o{dn} // ''));
+	my $mac = hmac_sha256_hex(
+		join("\0", $o{user} // 'alice', $o{db} // 'postgres', $body),
+		$o{secret} // $secret);
+	return "$body,$mac";
 }
 
 # Logs in with a raw startup packet, over TCP from 127.0.0.1 or over the
@@ -97,7 +120,9 @@ sub login
 	}
 	else
 	{
-		($buf) = cm_raw($node->port, $packet, until => qr/Z\0\0\0\x05I/);
+		($buf) = cm_raw($o{node} ? $o{node}->port : $node->port,
+			$packet, until => qr/Z\0\0\0\x05I/,
+			local_addr => $o{from});
 	}
 	return 'ok' if $buf =~ /^R\0\0\0\x08\0\0\0\0/ && $buf =~ /Z\0\0\0\x05I/;
 	return cm_error_fields($buf);
@@ -154,8 +179,15 @@ is(login(token => token(ts => CORE::time() - 30)),
 is(login(token => token(ts => CORE::time() + 30)),
 	'ok', 'proof 30 s ahead: accepted');
 my $t = token();
-$t =~ s/^v1/v2/;
+$t =~ s/^v2/v3/;
 refused(login(token => $t), $REFUSED, 'unknown version: refused');
+my $now = CORE::time();
+my $v1 = "v1:$now:0011223344556677:192.0.2.7:40001:"
+  . hmac_sha256_hex(
+	join("\0", 'v1', $now, '0011223344556677', 'alice', 'postgres',
+		'192.0.2.7', 40001),
+	$secret);
+refused(login(token => $v1), $REFUSED, 'a version 1 token: refused');
 refused(login(token => 'garbage'), $REFUSED, 'garbage: refused');
 refused(login(token => ''), $REFUSED, 'empty proof: refused');
 $t = token();
@@ -174,6 +206,69 @@ ok($node->log_contains(qr/The proof is dated 120 seconds ahead/, $log_offset),
 	'future date named in the log');
 ok($node->log_contains(qr/The proof is malformed\./, $log_offset),
 	'malformed proof named in the log');
+
+# -- a proof is for one node: this cluster, this port, this address --
+refused(login(token => token(sysid => '1')),
+	$REFUSED, 'proof for another cluster: refused');
+refused(login(token => token(target_port => $node->port + 1)),
+	$REFUSED, 'proof for another port: refused');
+refused(login(token => token(target => '127.0.0.3')),
+	$REFUSED, 'proof for another address: refused');
+ok($node->log_contains(qr/The proof is for the cluster with system identifier 1; this node's is $sysid\./,
+		$log_offset),
+	'cluster mismatch named in the log');
+ok($node->log_contains(qr/The proof is for port \d+; this node listens on \d+\./, $log_offset),
+	'port mismatch named in the log');
+ok($node->log_contains(qr/The proof is for address 127\.0\.0\.3; the connection arrived on 127\.0\.0\.1/,
+		$log_offset),
+	'address mismatch named in the log');
+
+# -- the node judges the real client with its own pg_hba.conf --
+sub judged
+{
+	my ($r, $msg, $name) = @_;
+	ok(ref $r && $r->{C} eq '28000' && $r->{M} eq $msg, $name)
+	  or diag explain $r;
+	return;
+}
+judged(login(token => token(addr => '198.51.100.10')),
+	'no pg_hba.conf entry for host "198.51.100.10", user "alice", database "postgres", no encryption',
+	'a client no line admits: refused as the server refuses it');
+judged(login(token => token(addr => '198.51.100.10', tls => 1)),
+	'no pg_hba.conf entry for host "198.51.100.10", user "alice", database "postgres", SSL encryption',
+	'the same over TLS: the message names the encryption');
+judged(login(token => token(addr => '198.51.100.9')),
+	'pg_hba.conf rejects connection for host "198.51.100.9", user "alice", database "postgres", no encryption',
+	'a client a reject line names: refused');
+ok($node->log_contains(qr/A connection manager vouched for client host=198\.51\.100\.9 port=40001 \(no SSL\); this node's pg_hba\.conf judged it by line 10: "host all all 198\.51\.100\.9\/32 reject"/,
+		$log_offset),
+	'the log names the client and the line');
+judged(login(token => token(addr => '127.0.0.1')),
+	'connection_manager: connection from a connection manager address without a valid proof',
+	'a client on a proof_required_from address cannot use the trust line');
+judged(login(user => 'pwuser', from => '127.0.0.2',
+		token => token(user => 'pwuser')),
+	'connection_manager: this node requires scram-sha-256 authentication for user "pwuser", and the client proved no password to the connection manager',
+	'a password line, no password proven: refused');
+is(login(user => 'pwuser', from => '127.0.0.2',
+		token => token(user => 'pwuser', password => 1)),
+	'ok', 'the password proven: accepted');
+judged(login(token => token(addr => '203.0.113.5')),
+	'connection_manager: this node requires ident authentication for user "alice", which a connection manager cannot vouch for',
+	'a method the manager cannot vouch for: refused');
+judged(login(token => token(addr => '100.64.1.5')),
+	'no pg_hba.conf entry for host "100.64.1.5", user "alice", database "postgres", no encryption',
+	'a hostssl line does not match a client without TLS');
+is(login(token => token(addr => '100.64.1.5', tls => 1)),
+	'ok', 'and matches one with TLS');
+judged(login(token => token(addr => '100.64.0.5', tls => 1)),
+	'connection requires a valid client certificate',
+	'a cert line without a certificate: refused');
+judged(login(token => token(addr => '100.64.0.5', tls => 1, cert => 1, cn => 'bob', dn => 'CN=bob')),
+	'certificate authentication failed for user "alice"',
+	'a cert line, a certificate for another name: refused');
+is(login(token => token(addr => '100.64.0.5', tls => 1, cert => 1, cn => 'alice', dn => 'CN=alice')),
+	'ok', 'a cert line, the certificate names the role: accepted');
 
 # Only trust and cert are concerned: a password line needs no proof.
 my ($rc, $out, $err) = (0, '', '');
@@ -197,7 +292,10 @@ refused(login(params => [ 'replication', 'database' ]),
 
 # -- Unix socket: local trust is unaffected, but a token must be valid --
 is(login(unix => 1), 'ok', 'local trust without a proof: accepted');
-is(login(unix => 1, token => token()), 'ok', 'local with a valid proof: accepted');
+refused(login(unix => 1, token => token()),
+	$INVALID, 'local with a valid proof: refused, no manager connects that way');
+ok($node->log_contains(qr/The proof came over a Unix-domain socket/, $log_offset),
+	'the log says why');
 refused(login(unix => 1, token => token(user => 'bob')),
 	$INVALID, 'local with a forged proof: refused');
 my $opt = login(unix => 1,
@@ -267,8 +365,13 @@ refused(login(), $REFUSED, 'default list back: refused again');
 
 # -- end to end: the connection manager proves its own connections --
 $log_offset = -s $node->logfile;
-my ($cm_rc, $cm_out) = cm_psql($node->{cm_rw_port}, 'select 1');
-is($cm_out, '1', 'trust client through the read-write port: accepted');
+my ($cm_rc, $cm_out);
+{
+	local $ENV{PGPASSWORD} = 'pw';
+	($cm_rc, $cm_out) = cm_psql($node->{cm_rw_port}, 'select 1',
+		conn => 'user=pwuser');
+}
+is($cm_out, '1', 'a SCRAM client through the read-write port: accepted');
 ok( $node->log_contains(
 		qr/connection proven to come from a connection manager for client host=127\.0\.0\.1 port=\d+/,
 		$log_offset),
@@ -280,6 +383,17 @@ $node->backup('b');
 my $standby = cm_standby('proof_standby', $node, 'b');
 $standby->start;
 is(read_secret($standby), $secret, 'standby made by backup has the same secret');
+
+# A proof read off the wire on its way to one node is no good on another
+# node of the cluster, although both share the secret.
+{
+	my $for_primary = token();
+	refused(login(node => $standby, token => $for_primary),
+		$INVALID, 'a proof for the primary, replayed to the standby: refused');
+	ok($standby->log_contains(qr/The proof is for port ${\ $node->port}; this node listens on ${\ $standby->port}\./),
+		'the standby names the mismatch');
+	is(login(token => $for_primary), 'ok', 'the same proof is good on its own node');
+}
 is((stat($standby->data_dir . '/connection_manager.secret'))[2] & 07777,
 	0600, 'standby secret file has mode 0600');
 

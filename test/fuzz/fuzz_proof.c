@@ -5,7 +5,8 @@
  *		NUL), as any client can send it.
  *
  * Beyond "does not crash", it checks what the module promises: a parsed
- * token has a numeric address, a port up to 65535 and a lower-case HMAC;
+ * token has canonical addresses, ports up to 65535, consistent claims and
+ * a lower-case HMAC;
  * parsing is canonical (the text equals what the formatter makes of the
  * parsed fields, up to the HMAC); and the check accepts a token exactly
  * when its HMAC is the one the secret gives, never a forged one.
@@ -31,17 +32,33 @@
 static const uint8_t secret[CM_PROOF_SECRET_LEN] =
 	"fuzzing secret, 32 bytes long..";
 
+static bool
+canonical(const char *addr)
+{
+	unsigned char bin[16];
+	char again[64];
+
+	if (inet_pton(AF_INET, addr, bin) == 1)
+		return inet_ntop(AF_INET, bin, again, sizeof(again)) &&
+			   strcmp(again, addr) == 0;
+	return inet_pton(AF_INET6, addr, bin) == 1 &&
+		   inet_ntop(AF_INET6, bin, again, sizeof(again)) &&
+		   strcmp(again, addr) == 0;
+}
+
 static void
 check_parsed(const char *text, const CmProofToken *t)
 {
 	char made[CM_PROOF_TOKEN_SIZE];
-	unsigned char bin[16];
 	size_t len = strlen(text);
+	const CmProofClaims *c = &t->claims;
 	CmProofToken again;
 
-	CHECK(inet_pton(AF_INET, t->client_addr, bin) == 1 ||
-		  inet_pton(AF_INET6, t->client_addr, bin) == 1);
-	CHECK(t->client_port >= 0 && t->client_port <= 65535);
+	CHECK(canonical(c->client_addr) && canonical(c->target_addr));
+	CHECK(c->client_port >= 0 && c->client_port <= 65535);
+	CHECK(c->target_port >= 0 && c->target_port <= 65535);
+	CHECK(c->tls || !c->cert);
+	CHECK(c->cert || (c->cert_cn[0] == '\0' && c->cert_dn[0] == '\0'));
 	CHECK(t->seconds >= 0);
 	CHECK(strlen(t->mac_hex) == CM_PROOF_MAC_HEX_LEN);
 	for (int i = 0; i < CM_PROOF_MAC_HEX_LEN; i++)
@@ -49,13 +66,13 @@ check_parsed(const char *text, const CmProofToken *t)
 			  (t->mac_hex[i] >= 'a' && t->mac_hex[i] <= 'f'));
 
 	/* canonical: the same text up to the HMAC, which is the true one */
-	CHECK(cm_proof_format(secret, t->seconds, t->nonce, "u", "d",
-						  t->client_addr, t->client_port, made, sizeof(made)));
+	CHECK(cm_proof_format(secret, t->seconds, t->nonce, "u", "d", c, made,
+						  sizeof(made)));
 	CHECK(strlen(made) == len);
 	CHECK(memcmp(made, text, len - CM_PROOF_MAC_HEX_LEN) == 0);
 	CHECK(cm_proof_parse(made, &again) == CM_PROOF_OK);
-	CHECK(again.seconds == t->seconds && again.client_port == t->client_port);
-	CHECK(strcmp(again.client_addr, t->client_addr) == 0);
+	CHECK(again.seconds == t->seconds);
+	CHECK(memcmp(&again.claims, c, sizeof(*c)) == 0);
 
 	/* accepted exactly when the HMAC is the secret's */
 	if (strcmp(made, text) == 0)

@@ -52,16 +52,25 @@ sub cm_configure
 		  . "connection_manager.http_port = $http\n";
 	}
 	my $workers = $opt{workers} // 2;
+	# As the README recommends: the manager connects to nodes from an
+	# address of its own, which alone has the trust line and must prove
+	# itself; test clients use 127.0.0.1 and the rules they match.
 	$node->append_conf(
 		'postgresql.conf', qq{
 listen_addresses = '127.0.0.1'
 shared_preload_libraries = 'connection_manager'
 ${ports}connection_manager.workers = $workers
+connection_manager.server_source_addresses = '127.0.0.2'
+connection_manager.proof_required_from = '127.0.0.2/32'
 max_worker_processes = 16
 max_connections = 40
 wal_receiver_status_interval = 1s
 authentication_timeout = 2s
 });
+	my $hba = $node->data_dir . '/pg_hba.conf';
+	PostgreSQL::Test::Utils::append_to_file($hba,
+		"host all all 127.0.0.2/32 trust\n")
+	  unless -e $hba && slurp_file($hba) =~ m{^host all all 127\.0\.0\.2/32 trust$}m;
 	$node->append_conf('postgresql.conf', $opt{extra}) if $opt{extra};
 	$node->{cm_rw_port} = $rw;
 	$node->{cm_ro_port} = $ro;
@@ -180,14 +189,15 @@ sub cm_psql
 }
 
 # Runs psql through a port until its output (or, on failure, its error)
-# matches; returns the last one.  Tries for about 15 seconds.
+# matches; returns the last one.  Tries for about 15 seconds.  Options are
+# cm_psql's.
 sub cm_psql_until
 {
-	my ($port, $sql, $re) = @_;
+	my ($port, $sql, $re, %opt) = @_;
 	my $out = '';
 	for (1 .. 150)
 	{
-		my ($rc, $o, $e) = cm_psql($port, $sql);
+		my ($rc, $o, $e) = cm_psql($port, $sql, %opt);
 		$out = $rc == 0 ? $o : $e;
 		return $out if $out =~ $re;
 		usleep(100_000);
@@ -259,13 +269,14 @@ sub cm_startup_packet
 
 # Sends raw bytes to a port and returns what comes back until the peer
 # closes or the timeout passes.  With hold => 1 the socket is returned too,
-# still open.
+# still open; local_addr => '127.0.0.2' connects from that address.
 sub cm_raw
 {
 	my ($port, $bytes, %opt) = @_;
 	my $sock = IO::Socket::INET->new(
 		PeerAddr => '127.0.0.1',
 		PeerPort => $port,
+		($opt{local_addr} ? (LocalAddr => $opt{local_addr}) : ()),
 		Proto => 'tcp',
 		Timeout => 10) or die "connect to $port: $!";
 	$sock->autoflush(1);
