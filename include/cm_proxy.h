@@ -78,8 +78,10 @@ typedef struct CmSession
 	CmEndpoint server;
 	CmBuf c2s;
 	CmBuf s2c;
-	int64 deadline_ms; /* 0: none */
-	bool over_client_limit;
+	int64 deadline_ms;	/* 0: none */
+	bool counts_client; /* holds one of clients: startup packet in */
+	bool pre_startup;	/* in the list of sessions awaiting it */
+	dlist_node pre_startup_node;
 	bool counts_server; /* holds one of rw_servers */
 	bool ssl_requested;
 	bool gss_requested;
@@ -124,6 +126,8 @@ extern void cm_session_routing_changed(void);
 extern void cm_session_check_timeouts(int64 now);
 extern void cm_session_free_closed(void);
 extern void cm_session_close_all(void);
+extern int cm_session_pre_startup_count(void);
+extern bool cm_session_evict_pre_startup(void);
 
 extern void cm_session_fail(CmSession *s, const char *sqlstate,
 							const char *message, const char *detail);

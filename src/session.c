@@ -41,6 +41,9 @@
 
 static dlist_head sessions = DLIST_STATIC_INIT(sessions);
 static dlist_head closed_sessions = DLIST_STATIC_INIT(closed_sessions);
+/* sessions whose startup packet is not in yet, oldest first */
+static dlist_head pre_startup = DLIST_STATIC_INIT(pre_startup);
+static int pre_startup_count = 0;
 static int next_free_slot_hint = 0;
 
 static void session_update_interest(CmSession *s);
@@ -241,6 +244,16 @@ buf_write(CmBuf *b, CmEndpoint *ep)
 }
 
 static void
+session_startup_done(CmSession *s)
+{
+	if (!s->pre_startup)
+		return;
+	dlist_delete(&s->pre_startup_node);
+	pre_startup_count--;
+	s->pre_startup = false;
+}
+
+static void
 session_close(CmSession *s)
 {
 	if (s->state == CM_SS_CLOSED)
@@ -251,7 +264,10 @@ session_close(CmSession *s)
 	if (s->counts_server)
 		pg_atomic_fetch_sub_u32(servers_counter(s), 1);
 	s->counts_server = false;
-	pg_atomic_fetch_sub_u32(clients_counter(s), 1);
+	if (s->counts_client)
+		pg_atomic_fetch_sub_u32(clients_counter(s), 1);
+	s->counts_client = false;
+	session_startup_done(s);
 	slot_release(s);
 	cm_hash_forget(s);
 	cm_auth_free(s);
@@ -368,7 +384,6 @@ void
 cm_session_accept(int fd, CmPortKind port, const struct sockaddr_storage *addr)
 {
 	CmSession *s;
-	uint32 clients;
 
 	s = calloc(1, sizeof(CmSession));
 	if (s == NULL)
@@ -391,14 +406,47 @@ cm_session_accept(int fd, CmPortKind port, const struct sockaddr_storage *addr)
 					sizeof(s->client_addr), NULL, 0, NI_NUMERICHOST) != 0)
 		strlcpy(s->client_addr, "?", sizeof(s->client_addr));
 
-	/* Like the server, the limit is reported once the startup packet is in. */ clients =
-		cm_shmem_total_clients(port);
-	pg_atomic_fetch_add_u32(clients_counter(s), 1);
 	cm_conn_open(s);
-	s->over_client_limit = clients >= (uint32) cm_guc_max_clients(port);
-
+	s->pre_startup = true;
+	dlist_push_tail(&pre_startup, &s->pre_startup_node);
+	pre_startup_count++;
 	dlist_push_tail(&sessions, &s->node);
 	session_update_interest(s);
+}
+
+int
+cm_session_pre_startup_count(void)
+{
+	return pre_startup_count;
+}
+
+/*
+ * Closes the oldest session whose startup packet is not in, telling it why
+ * when its socket is still plain; false when there is none.
+ */
+bool
+cm_session_evict_pre_startup(void)
+{
+	CmSession *s;
+	size_t n;
+
+	if (dlist_is_empty(&pre_startup))
+		return false;
+	s = dlist_head_element(CmSession, pre_startup_node, &pre_startup);
+	if (s->state == CM_SS_STARTUP && s->client.tls == NULL)
+	{
+		buf_compact(&s->s2c);
+		n = cm_proto_build_error(s->s2c.data + s->s2c.end,
+								 CM_BUF_SIZE - s->s2c.end, "FATAL", "53300",
+								 "sorry, too many clients already",
+								 "The connection manager closed the oldest of too many connections that had not sent a startup packet.",
+								 NULL);
+		s->s2c.end += (uint32) n;
+		s->s2c.scan = s->s2c.end;
+		(void) buf_write(&s->s2c, &s->client);
+	}
+	session_close(s);
+	return true;
 }
 
 /*
@@ -690,11 +738,15 @@ session_route(CmSession *s)
 static void
 session_startup_packet(CmSession *s, const CmFirstPacket *pkt)
 {
-	if (s->over_client_limit)
+	/* like the server, a client counts once its startup packet is in */
+	session_startup_done(s);
+	if (cm_shmem_total_clients(s->port) >= (uint32) cm_guc_max_clients(s->port))
 	{
 		session_fail(s, "53300", "sorry, too many clients already", NULL);
 		return;
 	}
+	pg_atomic_fetch_add_u32(clients_counter(s), 1);
+	s->counts_client = true;
 	if (pkt->replication)
 	{
 		session_fail(s, "08P01",
