@@ -28,10 +28,16 @@
 #include "postmaster/bgworker_internals.h"
 
 #include "cm_fd_owner.h"
+#include "cm_listener.h"
+#include "cm_shmem.h"
 #include "cm_worker.h"
 
-/* Listening sockets for every worker, kind and address; eventfds; room. */
-#define CM_FD_OWNER_MAX 4096
+/*
+ * Room for every listening socket listener.c can open (each kind, address
+ * and worker), every eventfd, and a few more.
+ */
+#define CM_FD_OWNER_MAX                                                       \
+	(CM_PORT_KINDS * CM_MAX_LISTEN_ADDRS * CM_MAX_WORKERS + CM_MAX_WORKERS + 64)
 
 typedef struct CmOwnedFd
 {
