@@ -18,6 +18,7 @@ OBJS = \
 	src/node_state.o \
 	src/worker_monitor.o \
 	src/wakeup.o \
+	src/fd_owner.o \
 	src/proto.o \
 	src/encoding.o \
 	src/md5.o \

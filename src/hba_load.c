@@ -160,15 +160,7 @@ void
 cm_hba_reload(void)
 {
 	CmHbaFile *file;
-	ident_reload(); /* samehost and samenet follow the interfaces as they are now */
-	free(interfaces);
-	interfaces = NULL;
-	ninterfaces = 0;
-	if (cm_hba_interfaces_from_system(&interfaces, &ninterfaces) != 0)
-	{
-		interfaces = NULL;
-		ninterfaces = 0;
-	}
+	ident_reload();
 
 	file = cm_hba_parse_server_file(LOG);
 	if (file == NULL)
@@ -197,9 +189,35 @@ cm_hba_current(void)
 	return current;
 }
 
+/*
+ * Read for every connection judged, as the server reads them: a floating
+ * address that moves to or from this host changes what samehost and
+ * samenet match at once, without a reload.  Only a file that names them
+ * pays for getifaddrs().
+ */
 const CmHbaInterface *
 cm_hba_interfaces(int *count)
 {
+	int rc;
+
+	free(interfaces);
+	interfaces = NULL;
+	ninterfaces = 0;
+	*count = 0;
+	if (!cm_hba_uses_interfaces(current))
+		return NULL;
+	rc = cm_hba_interfaces_from_system(&interfaces, &ninterfaces);
+	if (rc != 0)
+	{
+		ereport(LOG,
+				(errmsg("connection_manager: could not enumerate network interfaces: %s",
+						strerror(rc)),
+				 errdetail(
+					 "Rules with samehost or samenet match no client until they can be read, as in the server.")));
+		interfaces = NULL;
+		ninterfaces = 0;
+		return NULL;
+	}
 	*count = ninterfaces;
 	return interfaces;
 }
