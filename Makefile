@@ -18,6 +18,7 @@ OBJS = \
 	src/node_state.o \
 	src/worker_monitor.o \
 	src/wakeup.o \
+	src/fd_owner.o \
 	src/proto.o \
 	src/encoding.o \
 	src/md5.o \
@@ -32,9 +33,19 @@ OBJS = \
 	src/node_json.o \
 	src/http_proto.o \
 	src/http_server.o \
+	src/http_api.o \
+	src/monitor_status.o \
+	src/status_page.o \
 	src/probe.o \
-	src/mark_file.o
+	src/mark_file.o \
+	src/stats.o \
+	src/status_text.o \
+	src/status_json.o \
+	src/metrics.o \
+	src/views.o
 PGFILEDESC = "connection_manager - in-server connection manager"
+EXTENSION = connection_manager
+DATA = sql/connection_manager--1.0.sql
 
 PG_CPPFLAGS = -I$(srcdir)/include -I$(libpq_srcdir)
 PG_CFLAGS = -Werror
@@ -44,7 +55,7 @@ SHLIB_LINK = -lssl -lcrypto
 TAP_TESTS = 1
 EXTRA_CLEAN = test/unit/*.t test/fuzz/fuzz_proto test/fuzz/fuzz_hba \
 	test/fuzz/fuzz_scram test/fuzz/fuzz_proof test/fuzz/fuzz_http \
-	test/fuzz/fuzz_cluster tmp_check
+	test/fuzz/fuzz_cluster test/fuzz/fuzz_status tmp_check
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -56,7 +67,8 @@ $(OBJS): $(wildcard include/*.h)
 # Pure modules: no server headers, linked into unit tests and fuzzers too.
 PURE = src/proto.c src/hba_parse.c src/hba_match.c src/ident.c \
 	src/encoding.c src/md5.c src/scram.c src/proof_token.c \
-	src/cluster.c src/node_json.c src/http_proto.c
+	src/cluster.c src/node_json.c src/http_proto.c \
+	src/status_text.c src/status_json.c src/metrics.c src/status_page.c
 UNIT_CC ?= gcc
 UNIT_FLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 \
 	-fno-omit-frame-pointer -fsanitize=address,undefined \
@@ -73,7 +85,7 @@ test/fuzz/fuzz_%: test/fuzz/fuzz_%.c $(PURE)
 		-I$(srcdir)/include -o $@ $^ -lssl -lcrypto
 
 FUZZ_SECONDS ?= 30
-FUZZERS = proto hba scram proof http cluster
+FUZZERS = proto hba scram proof http cluster status
 fuzz: $(addprefix test/fuzz/fuzz_,$(FUZZERS))
 	@for f in $(FUZZERS); do \
 		scratch=$$(mktemp -d); \

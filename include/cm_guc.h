@@ -31,6 +31,8 @@ typedef enum CmReadOnlyFallback
 extern int cm_leader_wait_timeout;
 extern int cm_server_connect_timeout;
 extern int cm_probe_interval;
+extern bool cm_log_connections;
+extern bool cm_use_https;
 
 extern void cm_guc_define(void);
 extern int cm_guc_rw_port(void);

@@ -277,6 +277,16 @@ typedef struct CmHbaInterface
 extern int cm_hba_interfaces_from_system(CmHbaInterface **out, int *count);
 
 /*
+ * Does any rule name samehost or samenet?  Only then must the caller read
+ * the interfaces for a connection.  The server reads them each time such a
+ * rule is checked, so a list kept from an earlier connection (or from the
+ * load) would keep matching an address that has moved away.  An empty
+ * list, as after a failed read, makes those rules match nobody, which is
+ * what the server does when it cannot read them.
+ */
+extern bool cm_hba_uses_interfaces(const CmHbaFile *file);
+
+/*
  * Is role a member of group?  1 yes, 0 no, negative on failure.  Answer
  * as the server's is_member(): 0 when either role does not exist; 1 when
  * role is group itself or a member directly or through other roles (also

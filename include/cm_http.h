@@ -19,6 +19,7 @@
 
 #define CM_HTTP_REQUEST_MAX 8192 /* request line and headers */
 #define CM_HTTP_PATH_MAX	256
+#define CM_HTTP_QUERY_MAX	512
 #define CM_HTTP_ANSWER_MAX	16384 /* what a probe reads at most */
 
 typedef enum CmHttpParse
@@ -27,16 +28,18 @@ typedef enum CmHttpParse
 	CM_HTTP_DONE,
 	CM_HTTP_BAD,	   /* 400 */
 	CM_HTTP_TOO_LARGE, /* 431 */
-	CM_HTTP_URI_LONG,  /* 414: the path alone is too long */
+	CM_HTTP_URI_LONG,  /* 414: the path or the query is too long */
 	CM_HTTP_VERSION	   /* 505 */
 } CmHttpParse;
 
 typedef struct CmHttpRequest
 {
-	bool head; /* HEAD rather than GET */
+	bool head;	  /* HEAD rather than GET */
+	bool options; /* OPTIONS: a health check that reads the status only */
 	bool other_method;
 	char method[16];
-	char path[CM_HTTP_PATH_MAX]; /* without the query string */
+	char path[CM_HTTP_PATH_MAX];   /* without the query string */
+	char query[CM_HTTP_QUERY_MAX]; /* after the "?", as sent */
 } CmHttpRequest;
 
 /* Reads a request head from the len bytes received so far. */

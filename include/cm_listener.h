@@ -1,7 +1,7 @@
 /*
  * cm_listener.h
- *		Listening sockets, opened by the postmaster and inherited by the
- *		proxy workers.
+ *		Listening sockets, opened by the postmaster; each proxy worker keeps
+ *		its own.
  */
 #ifndef CM_LISTENER_H
 #define CM_LISTENER_H

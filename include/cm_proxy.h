@@ -78,13 +78,16 @@ typedef struct CmSession
 	CmEndpoint server;
 	CmBuf c2s;
 	CmBuf s2c;
-	int64 deadline_ms; /* 0: none */
-	bool over_client_limit;
+	int64 deadline_ms;	/* 0: none */
+	bool counts_client; /* holds one of clients: startup packet in */
+	bool pre_startup;	/* in the list of sessions awaiting it */
+	dlist_node pre_startup_node;
 	bool counts_server; /* holds one of rw_servers */
 	bool ssl_requested;
 	bool gss_requested;
 	bool lock_confirmed; /* read-only port: server reported the lock */
 	int slot;			 /* session slot index, -1 if none */
+	int conn_row;		 /* its row in cm_stats.h's table, -1 if none */
 	CmTarget target;
 	struct sockaddr_storage client_sockaddr;
 	char client_addr[64];
@@ -123,6 +126,8 @@ extern void cm_session_routing_changed(void);
 extern void cm_session_check_timeouts(int64 now);
 extern void cm_session_free_closed(void);
 extern void cm_session_close_all(void);
+extern int cm_session_pre_startup_count(void);
+extern bool cm_session_evict_pre_startup(void);
 
 extern void cm_session_fail(CmSession *s, const char *sqlstate,
 							const char *message, const char *detail);
@@ -132,7 +137,7 @@ extern void cm_session_authenticated(CmSession *s);
 extern void cm_session_update(CmSession *s);
 
 /* cancel.c */
-extern void cm_cancel_forward(int32 pid, int32 key);
+extern bool cm_cancel_forward(int32 pid, int32 key);
 extern void cm_cancel_handle(CmCancel *c, uint32 events);
 extern void cm_cancel_check_timeouts(int64 now);
 extern void cm_cancel_free_done(void);

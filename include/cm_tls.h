@@ -40,6 +40,7 @@ typedef enum CmSslMode
 /* Contexts: at worker start and after each SIGHUP. */
 extern bool cm_tls_load(void);
 extern bool cm_tls_enabled(void);
+extern bool cm_tls_load_https(void);
 
 /* Server side, towards clients. */
 extern CmTls *cm_tls_accept_new(int fd);

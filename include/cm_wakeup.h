@@ -1,8 +1,8 @@
 /*
  * cm_wakeup.h
- *		One eventfd per proxy worker, made by the postmaster and inherited
- *		by every worker: the monitor writes to them when the routing state
- *		changes, and each proxy worker's epoll set wakes at once.
+ *		One eventfd per proxy worker, made by the postmaster: the monitor
+ *		keeps them all and writes to them when the routing state changes,
+ *		and each proxy worker keeps its own, so its epoll set wakes at once.
  */
 #ifndef CM_WAKEUP_H
 #define CM_WAKEUP_H

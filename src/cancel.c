@@ -43,7 +43,8 @@ cancel_finish(CmCancel *c)
 	c->done = true;
 }
 
-void
+/* Whether the key matched a session (the request is then on its way). */
+bool
 cm_cancel_forward(int32 pid, int32 key)
 {
 	CmSessionSlot *slot = pid > 0 ? cm_slot_get(pid - 1) : NULL;
@@ -55,7 +56,7 @@ cm_cancel_forward(int32 pid, int32 key)
 	int32 server_key = 0;
 
 	if (slot == NULL)
-		return;
+		return false;
 	SpinLockAcquire(&slot->mutex);
 	match = slot->in_use && slot->server_key_known &&
 			keys_equal(slot->client_key, key);
@@ -68,11 +69,11 @@ cm_cancel_forward(int32 pid, int32 key)
 	}
 	SpinLockRelease(&slot->mutex);
 	if (!match)
-		return;
+		return false;
 
 	c = calloc(1, sizeof(CmCancel));
 	if (c == NULL)
-		return;
+		return true;
 	c->ep.kind = CM_EP_CANCEL;
 	c->ep.owner = c;
 	c->ep.fd =
@@ -85,6 +86,7 @@ cm_cancel_forward(int32 pid, int32 key)
 		 errno != EINPROGRESS) ||
 		!cm_ev_watch(&c->ep, EPOLLOUT))
 		cancel_finish(c);
+	return true;
 }
 
 void

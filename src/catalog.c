@@ -7,6 +7,11 @@
  *		worker's event loop never sees it.  On a standby the caches follow
  *		replayed changes through invalidation, so a changed password is
  *		seen at once.
+ *
+ * A name that is no role leaves a negative entry in the cache, and the
+ * workers live long: clients trying names would grow it without end.  So
+ * each miss is forgotten at once; the next lookup of that name reads the
+ * catalog again, as a backend's first would.
  */
 #include "postgres.h"
 
@@ -15,8 +20,19 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/memutils.h"
+#include "utils/syscache.h"
 
 #include "cm_catalog.h"
+
+/* Drops the cache's negative entry for a name that is no role. */
+static void
+forget_if_no_role(const char *name)
+{
+	Datum key = CStringGetDatum(name);
+
+	if (!SearchSysCacheExists1(AUTHNAME, key))
+		SysCacheInvalidate(AUTHNAME, GetSysCacheHashValue1(AUTHNAME, key));
+}
 
 /* Runs after an error was caught: leave no transaction or state behind. */
 static void
@@ -52,6 +68,8 @@ cm_catalog_role_secret(const char *role, char *secret, size_t secretlen)
 			strlcpy(secret, shadow, secretlen);
 			result = CM_ROLE_FOUND;
 		}
+		else if (shadow == NULL)
+			forget_if_no_role(role);
 		CommitTransactionCommand();
 	}
 	PG_CATCH();
@@ -82,6 +100,10 @@ cm_catalog_is_member(const char *role, const char *group)
 		groupid = get_role_oid(group, true);
 		if (OidIsValid(roleid) && OidIsValid(groupid))
 			result = is_member_of_role_nosuper(roleid, groupid) ? 1 : 0;
+		if (!OidIsValid(roleid))
+			forget_if_no_role(role);
+		if (!OidIsValid(groupid))
+			forget_if_no_role(group);
 		CommitTransactionCommand();
 	}
 	PG_CATCH();

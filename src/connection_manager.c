@@ -1,7 +1,8 @@
 /*
  * connection_manager.c
  *		Entry point: define the settings, ask for shared memory, open the
- *		listening sockets and register the proxy workers and the monitor.
+ *		listening sockets and eventfds (kept only by their owners in the
+ *		children: fd_owner.c) and register the proxy workers and the monitor.
  */
 #include "postgres.h"
 
@@ -9,12 +10,15 @@
 #include "miscadmin.h"
 #include "postmaster/bgworker.h"
 
+#include "cm_fd_owner.h"
 #include "cm_guc.h"
 #include "cm_listener.h"
 #include "cm_proof.h"
 #include "cm_readonly.h"
 #include "cm_shmem.h"
+#include "cm_stats.h"
 #include "cm_wakeup.h"
+#include "cm_worker.h"
 
 PG_MODULE_MAGIC;
 
@@ -29,10 +33,10 @@ register_worker(const char *function, const char *name, int index, int flags)
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | flags;
 	worker.bgw_start_time = BgWorkerStart_ConsistentState;
 	worker.bgw_restart_time = 1;
-	strlcpy(worker.bgw_library_name, "connection_manager", BGW_MAXLEN);
+	strlcpy(worker.bgw_library_name, CM_LIBRARY_NAME, BGW_MAXLEN);
 	strlcpy(worker.bgw_function_name, function, BGW_MAXLEN);
 	snprintf(worker.bgw_name, BGW_MAXLEN, "%s", name);
-	strlcpy(worker.bgw_type, "connection_manager", BGW_MAXLEN);
+	strlcpy(worker.bgw_type, CM_LIBRARY_NAME, BGW_MAXLEN);
 	worker.bgw_main_arg = Int32GetDatum(index);
 	RegisterBackgroundWorker(&worker);
 }
@@ -49,6 +53,7 @@ _PG_init(void)
 		return;
 
 	cm_shmem_install_hooks();
+	cm_stats_install_hooks();
 
 	/* only a real postmaster serves clients; not single-user mode */
 	if (!IsPostmasterEnvironment || IsUnderPostmaster)
@@ -57,13 +62,14 @@ _PG_init(void)
 	nworkers = cm_guc_worker_count();
 	cm_listener_open_all(nworkers);
 	cm_wakeup_create(nworkers);
+	cm_fd_owner_install();
 	for (int i = 0; i < nworkers; i++)
 	{
 		char name[BGW_MAXLEN];
 
 		snprintf(name, sizeof(name), "connection_manager proxy %d", i);
-		register_worker("cm_proxy_main", name, i,
+		register_worker(CM_PROXY_MAIN, name, i,
 						BGWORKER_BACKEND_DATABASE_CONNECTION);
 	}
-	register_worker("cm_monitor_main", "connection_manager monitor", 0, 0);
+	register_worker(CM_MONITOR_MAIN, "connection_manager monitor", 0, 0);
 }

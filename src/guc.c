@@ -66,6 +66,8 @@ static const struct config_enum_entry fallback_options[] =
 int cm_leader_wait_timeout = 5000;
 int cm_server_connect_timeout = 5000;
 int cm_probe_interval = 1000;
+bool cm_log_connections = false;
+bool cm_use_https = false;
 
 /*
  * nodes is "name=host:port, ...": the monitor probes every entry.  The
@@ -280,6 +282,16 @@ cm_guc_define(void)
 							"How often the monitor reads the state of the nodes.",
 							NULL, &cm_probe_interval, 1000, 100, 3600000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomBoolVariable("connection_manager.log_connections",
+							 "Logs each session of the connection manager's ports.",
+							 "A line when a session is handed to its client, and one when it ends, with how.",
+							 &cm_log_connections, false, PGC_SIGHUP, 0, NULL,
+							 NULL, NULL);
+	DefineCustomBoolVariable("connection_manager.use_https",
+							 "Serves the HTTP port over TLS.",
+							 "With the server's ssl_cert_file and ssl_key_file, whatever ssl says.",
+							 &cm_use_https, false, PGC_POSTMASTER, 0, NULL,
+							 NULL, NULL);
 	MarkGUCPrefixReserved("connection_manager");
 }
 

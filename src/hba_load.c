@@ -123,31 +123,25 @@ cm_ident_current(void)
 	return current_ident;
 }
 
-void
-cm_hba_reload(void)
+/*
+ * The server's hba_file as our parser reads it, or NULL after logging why
+ * it could not be read (at elevel).  The caller frees it.
+ */
+CmHbaFile *
+cm_hba_parse_server_file(int elevel)
 {
 	CmHbaParseOptions opts;
 	CmHbaFile *file;
 	char *text = NULL;
 	size_t len = 0;
 	int rc;
-	ident_reload(); /* samehost and samenet follow the interfaces as they are now */
-	free(interfaces);
-	interfaces = NULL;
-	ninterfaces = 0;
-	if (cm_hba_interfaces_from_system(&interfaces, &ninterfaces) != 0)
-	{
-		interfaces = NULL;
-		ninterfaces = 0;
-	}
 
 	rc = read_whole_file(NULL, HbaFileName, &text, &len);
 	if (rc != 0)
 	{
-		ereport(LOG, (errmsg("connection_manager: could not read \"%s\": %s",
-							 HbaFileName, strerror(rc)),
-					  errdetail("The pg_hba.conf rules in use were kept.")));
-		return;
+		ereport(elevel, (errmsg("connection_manager: could not read \"%s\": %s",
+								HbaFileName, strerror(rc))));
+		return NULL;
 	}
 	cm_hba_parse_options_init(&opts);
 	opts.server_major = PG_VERSION_NUM / 10000;
@@ -156,11 +150,21 @@ cm_hba_reload(void)
 	file = cm_hba_parse(text, len, HbaFileName, &opts);
 	free(text);
 	if (file == NULL)
-	{
-		ereport(LOG, (errmsg("connection_manager: out of memory reading \"%s\"",
-							 HbaFileName)));
-		return;
-	}
+		ereport(elevel,
+				(errmsg("connection_manager: out of memory reading \"%s\"",
+						HbaFileName)));
+	return file;
+}
+
+void
+cm_hba_reload(void)
+{
+	CmHbaFile *file;
+	ident_reload();
+
+	file = cm_hba_parse_server_file(LOG);
+	if (file == NULL)
+		return; /* the rules in use are kept */
 	if (file->nerrors > 0)
 	{
 		log_errors(file->errors, file->nerrors);
@@ -185,9 +189,35 @@ cm_hba_current(void)
 	return current;
 }
 
+/*
+ * Read for every connection judged, as the server reads them: a floating
+ * address that moves to or from this host changes what samehost and
+ * samenet match at once, without a reload.  Only a file that names them
+ * pays for getifaddrs().
+ */
 const CmHbaInterface *
 cm_hba_interfaces(int *count)
 {
+	int rc;
+
+	free(interfaces);
+	interfaces = NULL;
+	ninterfaces = 0;
+	*count = 0;
+	if (!cm_hba_uses_interfaces(current))
+		return NULL;
+	rc = cm_hba_interfaces_from_system(&interfaces, &ninterfaces);
+	if (rc != 0)
+	{
+		ereport(LOG,
+				(errmsg("connection_manager: could not enumerate network interfaces: %s",
+						strerror(rc)),
+				 errdetail(
+					 "Rules with samehost or samenet match no client until they can be read, as in the server.")));
+		interfaces = NULL;
+		ninterfaces = 0;
+		return NULL;
+	}
 	*count = ninterfaces;
 	return interfaces;
 }

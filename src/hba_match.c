@@ -319,6 +319,20 @@ cm_hba_match(const CmHbaFile *file, const CmHbaConn *conn,
 	return CM_HBA_NO_MATCH;
 }
 
+bool
+cm_hba_uses_interfaces(const CmHbaFile *file)
+{
+	if (file == NULL)
+		return false;
+	for (int i = 0; i < file->nrules; i++)
+	{
+		if (file->rules[i].addr_kind == CM_HBA_ADDR_SAMEHOST ||
+			file->rules[i].addr_kind == CM_HBA_ADDR_SAMENET)
+			return true;
+	}
+	return false;
+}
+
 int
 cm_hba_interfaces_from_system(CmHbaInterface **out, int *count)
 {

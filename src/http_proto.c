@@ -134,6 +134,7 @@ cm_http_parse_request(const char *buf, size_t len, CmHttpRequest *out)
 	const char *sp2;
 	const char *target;
 	size_t path_len;
+	size_t query_len = 0;
 	long line;
 	Headers h;
 
@@ -172,9 +173,12 @@ cm_http_parse_request(const char *buf, size_t len, CmHttpRequest *out)
 		const char *q = memchr(target, '?', path_len);
 
 		if (q)
+		{
+			query_len = (size_t) (sp2 - q - 1);
 			path_len = (size_t) (q - target);
+		}
 	}
-	if (path_len >= sizeof(out->path))
+	if (path_len >= sizeof(out->path) || query_len >= sizeof(out->query))
 		return CM_HTTP_URI_LONG;
 	/*
 	 * No request here has a body, so one announced is refused, and with it
@@ -185,8 +189,11 @@ cm_http_parse_request(const char *buf, size_t len, CmHttpRequest *out)
 		return CM_HTTP_BAD;
 	memcpy(out->method, buf, (size_t) (sp1 - buf));
 	memcpy(out->path, target, path_len);
+	memcpy(out->query, target + path_len + 1, query_len);
 	out->head = strcmp(out->method, "HEAD") == 0;
-	out->other_method = !out->head && strcmp(out->method, "GET") != 0;
+	out->options = strcmp(out->method, "OPTIONS") == 0;
+	out->other_method =
+		!out->head && !out->options && strcmp(out->method, "GET") != 0;
 	return CM_HTTP_DONE;
 }
 

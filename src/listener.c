@@ -20,6 +20,7 @@
 
 #include "utils/varlena.h"
 
+#include "cm_fd_owner.h"
 #include "cm_guc.h"
 #include "cm_listener.h"
 #include "cm_shmem.h"
@@ -32,7 +33,10 @@ typedef struct CmListenSocket
 	int fd;
 } CmListenSocket;
 
-/* Filled in the postmaster; each worker inherits a copy. */
+/*
+ * Filled in the postmaster; a worker keeps only its own sockets, other
+ * children none (fd_owner.c).
+ */
 static CmListenSocket listen_sockets[CM_PORT_KINDS]
 									[CM_MAX_LISTEN_ADDRS * CM_MAX_WORKERS];
 static int nlisten_sockets[CM_PORT_KINDS];
@@ -147,6 +151,7 @@ open_address(CmPortKind kind, const char *host, int port, int nworkers)
 
 		for (int w = 0; w < nworkers; w++)
 		{
+			CmListenSocket *sock;
 			int fd;
 
 			if (nlisten_sockets[kind] >= lengthof(listen_sockets[kind]) ||
@@ -165,8 +170,14 @@ open_address(CmPortKind kind, const char *host, int port, int nworkers)
 					close(fd);
 				break;
 			}
-			listen_sockets[kind][nlisten_sockets[kind]].worker = w;
-			listen_sockets[kind][nlisten_sockets[kind]].fd = fd;
+			sock = &listen_sockets[kind][nlisten_sockets[kind]];
+			sock->worker = w;
+			sock->fd = fd;
+			if (!cm_fd_owner_register(&sock->fd, w, false))
+			{
+				close(fd);
+				break;
+			}
 			nlisten_sockets[kind]++;
 			opened++;
 		}
@@ -228,7 +239,9 @@ cm_listener_worker_fds(int worker, CmPortKind kind, int *fds, int max)
 	int n = 0; /* with fds NULL, only count */
 	for (int i = 0; i < nlisten_sockets[kind]; i++)
 	{
-		if (listen_sockets[kind][i].worker != worker)
+		/* a child closed those of the other workers as it was forked */
+		if (listen_sockets[kind][i].worker != worker ||
+			listen_sockets[kind][i].fd < 0)
 			continue;
 		if (fds != NULL)
 		{

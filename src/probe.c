@@ -10,19 +10,27 @@
 
 #include <errno.h>
 #include <sys/epoll.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "utils/memutils.h"
 
+#include "cm_guc.h"
 #include "cm_http.h"
 #include "cm_monitor.h"
+#include "cm_tls.h"
 
 typedef struct Probe
 {
 	CmMonEvent ev;
-	bool active; /* socket open, answer not complete */
-	bool sent;	 /* the request is written */
-	size_t len;	 /* bytes of answer held */
+	bool active;	/* socket open, answer not complete */
+	bool connected; /* TCP is up (and, with HTTPS, the handshake done) */
+	bool sent;		/* the request is written */
+	CmTls *tls;		/* HTTPS (use_https), or NULL */
+	char host[CM_NODE_HOST_LEN]; /* for the certificate check */
+	size_t len;					 /* bytes of answer held */
+	int64 started_us;
+	double ms; /* how long the answer took; -1 none */
 	CmNodeState result;
 	char buf[CM_HTTP_ANSWER_MAX];
 } Probe;
@@ -35,11 +43,23 @@ static const char request[] = "GET /node/state HTTP/1.1\r\n"
 							  "User-Agent: connection_manager\r\n"
 							  "Connection: close\r\n\r\n";
 
+static int64
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static void
 probe_end(Probe *p)
 {
 	if (!p->active)
 		return;
+	if (p->tls)
+		cm_tls_free(p->tls);
+	p->tls = NULL;
 	cm_mon_forget(&p->ev);
 	p->active = false;
 }
@@ -53,30 +73,80 @@ probe_finish(Probe *p)
 	size_t body_len;
 
 	if (cm_http_parse_answer(p->buf, p->len, &status, &body, &body_len) &&
-		status == 200)
-		(void) cm_node_state_parse(body, body_len, &p->result);
+		status == 200 && cm_node_state_parse(body, body_len, &p->result))
+		p->ms = (double) (now_us() - p->started_us) / 1000.0;
 	probe_end(p);
+}
+
+/*
+ * The socket connected: with use_https, TLS starts; the verification is
+ * server_sslmode's, at least "require".  False when the probe ended.
+ */
+static bool
+probe_connected(Probe *p)
+{
+	int err = 0;
+	socklen_t errlen = sizeof(err);
+	char msg[256];
+
+	if (p->tls == NULL)
+	{
+		if (getsockopt(p->ev.fd, SOL_SOCKET, SO_ERROR, &err, &errlen) < 0 ||
+			err != 0)
+		{
+			probe_end(p);
+			return false;
+		}
+		if (!cm_use_https)
+		{
+			p->connected = true;
+			return true;
+		}
+		p->tls = cm_tls_connect_new(p->ev.fd,
+									cm_server_sslmode >= CM_SSLMODE_REQUIRE
+										? cm_server_sslmode_name()
+										: "require",
+									p->host);
+		if (p->tls == NULL)
+		{
+			probe_end(p);
+			return false;
+		}
+	}
+	switch (cm_tls_handshake(p->tls, msg, sizeof(msg)))
+	{
+		case CM_TLS_OK:
+			p->connected = true;
+			return true;
+		case CM_TLS_WANT_READ:
+			cm_mon_modify(&p->ev, EPOLLIN);
+			return false;
+		case CM_TLS_WANT_WRITE:
+			cm_mon_modify(&p->ev, EPOLLOUT);
+			return false;
+		default:
+			probe_end(p);
+			return false;
+	}
 }
 
 static void
 probe_event(CmMonEvent *ev, uint32 events)
 {
 	Probe *p = (Probe *) ev;
+	bool again;
 
+	(void) events;
+	if (!p->connected && !probe_connected(p))
+		return;
 	if (!p->sent)
 	{
-		int err = 0;
-		socklen_t errlen = sizeof(err);
-		ssize_t n;
-
-		if (getsockopt(p->ev.fd, SOL_SOCKET, SO_ERROR, &err, &errlen) < 0 ||
-			err != 0)
-		{
-			probe_end(p);
-			return;
-		}
 		/* a 90-byte request always fits a fresh socket's send buffer */
-		n = send(p->ev.fd, request, sizeof(request) - 1, MSG_NOSIGNAL);
+		ssize_t n = cm_mon_io(&p->ev, p->tls, true, (void *) request,
+							  sizeof(request) - 1, &again);
+
+		if (again)
+			return;
 		if (n != (ssize_t) sizeof(request) - 1)
 		{
 			probe_end(p);
@@ -84,7 +154,6 @@ probe_event(CmMonEvent *ev, uint32 events)
 		}
 		p->sent = true;
 		cm_mon_modify(&p->ev, EPOLLIN);
-		return;
 	}
 	for (;;)
 	{
@@ -95,12 +164,12 @@ probe_event(CmMonEvent *ev, uint32 events)
 			probe_end(p); /* longer than any state: not one of ours */
 			return;
 		}
-		n = recv(p->ev.fd, p->buf + p->len, sizeof(p->buf) - p->len, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		n = cm_mon_io(&p->ev, p->tls, false, p->buf + p->len,
+					  sizeof(p->buf) - p->len, &again);
+		if (again)
 			return;
-		if (n == 0)
+		/* an answer that ends without close_notify is still checked whole */
+		if (n == 0 || (n < 0 && p->tls != NULL && p->len > 0))
 		{
 			probe_finish(p);
 			return;
@@ -112,12 +181,11 @@ probe_event(CmMonEvent *ev, uint32 events)
 		}
 		p->len += (size_t) n;
 	}
-	(void) events;
 }
 
 void
 cm_probe_round_start(const struct sockaddr_storage *addrs,
-					 const socklen_t *addrlens, int n)
+					 const socklen_t *addrlens, const CmNodeConf *conf, int n)
 {
 	if (probes == NULL)
 		probes = MemoryContextAllocZero(TopMemoryContext,
@@ -130,8 +198,13 @@ cm_probe_round_start(const struct sockaddr_storage *addrs,
 		int fd;
 
 		memset(&p->result, 0, sizeof(p->result));
+		p->connected = false;
 		p->sent = false;
+		p->tls = NULL;
+		strlcpy(p->host, conf[i].host, sizeof(p->host));
 		p->len = 0;
+		p->ms = -1;
+		p->started_us = now_us();
 		if (addrlens[i] == 0)
 			continue; /* its address did not resolve */
 		fd = socket(addrs[i].ss_family,
@@ -177,6 +250,14 @@ cm_probe_round_results(CmNodeState *out, int n)
 		else
 			memset(&out[i], 0, sizeof(CmNodeState));
 	}
+}
+
+/* How long each node's answer took, in ms; -1 when it gave none. */
+void
+cm_probe_round_ms(double *out, int n)
+{
+	for (int i = 0; i < n; i++)
+		out[i] = i < nprobes ? probes[i].ms : -1;
 }
 
 void

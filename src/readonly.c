@@ -41,6 +41,7 @@
 #include "utils/syscache.h"
 
 #include "cm_readonly.h"
+#include "cm_stats.h"
 
 #define LOCK_DETAIL "The session was opened with " CM_READONLY_SETTING " on."
 
@@ -240,6 +241,7 @@ assign_session_read_only(bool newval, void *extra)
 	if (!newval)
 		return;
 	session_locked = true;
+	cm_stats_note_read_only();
 
 	/* a parallel worker gets the leader's values with the rest of its state */
 	if (InitializingParallelWorker)

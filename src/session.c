@@ -32,6 +32,7 @@
 #include "cm_readonly.h"
 #include "cm_tls.h"
 #include "cm_shmem.h"
+#include "cm_stats.h"
 
 /* The longest message a server may send us while logging in. */
 #define CM_LOGIN_MESSAGE_MAX CM_BUF_SIZE
@@ -40,6 +41,9 @@
 
 static dlist_head sessions = DLIST_STATIC_INIT(sessions);
 static dlist_head closed_sessions = DLIST_STATIC_INIT(closed_sessions);
+/* sessions whose startup packet is not in yet, oldest first */
+static dlist_head pre_startup = DLIST_STATIC_INIT(pre_startup);
+static int pre_startup_count = 0;
 static int next_free_slot_hint = 0;
 
 static void session_update_interest(CmSession *s);
@@ -240,16 +244,30 @@ buf_write(CmBuf *b, CmEndpoint *ep)
 }
 
 static void
+session_startup_done(CmSession *s)
+{
+	if (!s->pre_startup)
+		return;
+	dlist_delete(&s->pre_startup_node);
+	pre_startup_count--;
+	s->pre_startup = false;
+}
+
+static void
 session_close(CmSession *s)
 {
 	if (s->state == CM_SS_CLOSED)
 		return;
+	cm_conn_close(s);
 	cm_ev_forget(&s->client);
 	cm_ev_forget(&s->server);
 	if (s->counts_server)
 		pg_atomic_fetch_sub_u32(servers_counter(s), 1);
 	s->counts_server = false;
-	pg_atomic_fetch_sub_u32(clients_counter(s), 1);
+	if (s->counts_client)
+		pg_atomic_fetch_sub_u32(clients_counter(s), 1);
+	s->counts_client = false;
+	session_startup_done(s);
 	slot_release(s);
 	cm_hash_forget(s);
 	cm_auth_free(s);
@@ -274,6 +292,7 @@ session_fail(CmSession *s, const char *sqlstate, const char *message,
 {
 	size_t n;
 
+	cm_conn_failed(s, sqlstate, message);
 	cm_hash_forget(s);
 	cm_ev_forget(&s->server);
 	if (s->state == CM_SS_RELAY || s->client.fd < 0)
@@ -365,7 +384,6 @@ void
 cm_session_accept(int fd, CmPortKind port, const struct sockaddr_storage *addr)
 {
 	CmSession *s;
-	uint32 clients;
 
 	s = calloc(1, sizeof(CmSession));
 	if (s == NULL)
@@ -388,13 +406,47 @@ cm_session_accept(int fd, CmPortKind port, const struct sockaddr_storage *addr)
 					sizeof(s->client_addr), NULL, 0, NI_NUMERICHOST) != 0)
 		strlcpy(s->client_addr, "?", sizeof(s->client_addr));
 
-	/* Like the server, the limit is reported once the startup packet is in. */ clients =
-		cm_shmem_total_clients(port);
-	pg_atomic_fetch_add_u32(clients_counter(s), 1);
-	s->over_client_limit = clients >= (uint32) cm_guc_max_clients(port);
-
+	cm_conn_open(s);
+	s->pre_startup = true;
+	dlist_push_tail(&pre_startup, &s->pre_startup_node);
+	pre_startup_count++;
 	dlist_push_tail(&sessions, &s->node);
 	session_update_interest(s);
+}
+
+int
+cm_session_pre_startup_count(void)
+{
+	return pre_startup_count;
+}
+
+/*
+ * Closes the oldest session whose startup packet is not in, telling it why
+ * when its socket is still plain; false when there is none.
+ */
+bool
+cm_session_evict_pre_startup(void)
+{
+	CmSession *s;
+	size_t n;
+
+	if (dlist_is_empty(&pre_startup))
+		return false;
+	s = dlist_head_element(CmSession, pre_startup_node, &pre_startup);
+	if (s->state == CM_SS_STARTUP && s->client.tls == NULL)
+	{
+		buf_compact(&s->s2c);
+		n = cm_proto_build_error(s->s2c.data + s->s2c.end,
+								 CM_BUF_SIZE - s->s2c.end, "FATAL", "53300",
+								 "sorry, too many clients already",
+								 "The connection manager closed the oldest of too many connections that had not sent a startup packet.",
+								 NULL);
+		s->s2c.end += (uint32) n;
+		s->s2c.scan = s->s2c.end;
+		(void) buf_write(&s->s2c, &s->client);
+	}
+	session_close(s);
+	return true;
 }
 
 /*
@@ -610,6 +662,7 @@ cm_session_update(CmSession *s)
 void
 cm_session_authenticated(CmSession *s)
 {
+	cm_conn_authenticated(s);
 	session_route(s);
 }
 
@@ -693,11 +746,15 @@ session_route(CmSession *s)
 static void
 session_startup_packet(CmSession *s, const CmFirstPacket *pkt)
 {
-	if (s->over_client_limit)
+	/* like the server, a client counts once its startup packet is in */
+	session_startup_done(s);
+	if (cm_shmem_total_clients(s->port) >= (uint32) cm_guc_max_clients(s->port))
 	{
 		session_fail(s, "53300", "sorry, too many clients already", NULL);
 		return;
 	}
+	pg_atomic_fetch_add_u32(clients_counter(s), 1);
+	s->counts_client = true;
 	if (pkt->replication)
 	{
 		session_fail(s, "08P01",
@@ -707,6 +764,7 @@ session_startup_packet(CmSession *s, const CmFirstPacket *pkt)
 	}
 	strlcpy(s->user, pkt->user, sizeof(s->user));
 	strlcpy(s->database, pkt->database, sizeof(s->database));
+	cm_conn_startup(s);
 	if (!session_rewrite_startup(s, pkt))
 	{
 		session_fail(s, "08P01", "invalid startup packet", NULL);
@@ -784,7 +842,11 @@ session_read_first_packet(CmSession *s)
 			s->state = CM_SS_TLS_START;
 			return;
 		case CM_PACKET_CANCEL:
-			cm_cancel_forward(pkt.cancel_pid, pkt.cancel_key);
+			cm_stat_add(s->port,
+						cm_cancel_forward(pkt.cancel_pid, pkt.cancel_key)
+							? CM_C_CANCELS_FORWARDED
+							: CM_C_CANCELS_UNMATCHED,
+						1);
 			session_close(s);
 			return;
 		case CM_PACKET_STARTUP:
@@ -846,6 +908,7 @@ session_connect(CmSession *s)
 		return;
 	}
 	s->state = CM_SS_CONNECTING;
+	cm_conn_target(s);
 	s->deadline_ms = cm_now_ms() + cm_server_connect_timeout;
 	session_update_interest(s);
 }
@@ -965,6 +1028,7 @@ session_server_tls_step(CmSession *s)
 	switch (cm_tls_handshake(s->server.tls, err, sizeof(err)))
 	{
 		case CM_TLS_OK:
+			cm_stat_add(s->port, CM_C_TLS_SERVER_OK, 1);
 			s->server.tls_read_wants = 0;
 			session_begin_login(s);
 			return;
@@ -975,6 +1039,7 @@ session_server_tls_step(CmSession *s)
 			s->server.tls_read_wants = EPOLLOUT;
 			return;
 		default:
+			cm_stat_add(s->port, CM_C_TLS_SERVER_FAILED, 1);
 			snprintf(msg, sizeof(msg),
 					 "could not establish SSL with server \"%s\": %s",
 					 s->target.name, err);
@@ -1145,6 +1210,7 @@ session_scan_login(CmSession *s)
 		if (type == 'Z')
 		{
 			s->state = CM_SS_RELAY;
+			cm_conn_relaying(s);
 			s->deadline_ms = 0;
 			b->scan = b->end;
 			session_release_held(s);
@@ -1161,6 +1227,7 @@ session_tls_step(CmSession *s)
 	switch (cm_tls_handshake(s->client.tls, err, sizeof(err)))
 	{
 		case CM_TLS_OK:
+			cm_stat_add(s->port, CM_C_TLS_CLIENT_OK, 1);
 			s->client.tls_read_wants = 0;
 			s->state = CM_SS_STARTUP;
 			return;
@@ -1171,6 +1238,7 @@ session_tls_step(CmSession *s)
 			s->client.tls_read_wants = EPOLLOUT;
 			return;
 		default:
+			cm_stat_add(s->port, CM_C_TLS_CLIENT_FAILED, 1);
 			ereport(LOG,
 					(errmsg("connection_manager: could not accept SSL connection from %s: %s",
 							s->client_addr, err)));
@@ -1257,6 +1325,7 @@ session_on_client(CmSession *s, uint32 events)
 			cm_auth_client_data(s);
 		else
 		{
+			cm_stat_add(s->port, CM_C_BYTES_IN, s->c2s.end - s->c2s.scan);
 			s->c2s.scan = s->c2s.end;
 			session_write_through(s, &s->c2s, &s->server);
 		}
@@ -1348,6 +1417,7 @@ session_on_server(CmSession *s, uint32 events)
 			session_scan_login(s);
 		else
 		{
+			cm_stat_add(s->port, CM_C_BYTES_OUT, s->s2c.end - s->s2c.scan);
 			s->s2c.scan = s->s2c.end;
 			session_write_through(s, &s->s2c, &s->client);
 		}

@@ -12,6 +12,7 @@
 
 #include "cm_guc.h"
 #include "cm_shmem.h"
+#include "cm_stats.h"
 #include "cm_wakeup.h"
 
 CmShared *cm_shared = NULL;
@@ -189,6 +190,7 @@ cm_shmem_reset_worker(int worker)
 
 	if (worker < 0 || worker >= cm_shared->nworkers)
 		return;
+	cm_stats_worker_start(worker);
 	for (int k = 0; k < CM_PORT_KINDS; k++)
 	{
 		pg_atomic_write_u32(&cm_shared->clients[worker][k], 0);

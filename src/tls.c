@@ -63,6 +63,8 @@ static const unsigned char alpn_http[] = "\x08http/1.1";
 
 static SSL_CTX *server_context = NULL;
 static SSL_CTX *client_context = NULL;
+static SSL_CTX *https_context = NULL; /* the monitor's HTTP port */
+static bool https_loaded_before = false;
 static BIO_METHOD *socket_bio_method = NULL;
 static bool openssl_initialized = false;
 static bool loaded_before = false;
@@ -690,6 +692,16 @@ build_client_context(void)
 	return ctx;
 }
 
+static void
+openssl_init(void)
+{
+	if (!openssl_initialized)
+	{
+		OPENSSL_init_ssl(OPENSSL_INIT_LOAD_CONFIG, NULL);
+		openssl_initialized = true;
+	}
+}
+
 /*
  * (Re)builds both contexts from the server's current settings.  Returns
  * whether clients can be offered TLS now.  With ssl = off the server-side
@@ -704,11 +716,7 @@ cm_tls_load(void)
 	SSL_CTX *ctx;
 
 	loaded_before = true;
-	if (!openssl_initialized)
-	{
-		OPENSSL_init_ssl(OPENSSL_INIT_LOAD_CONFIG, NULL);
-		openssl_initialized = true;
-	}
+	openssl_init();
 
 	ctx = build_client_context();
 	if (ctx != NULL)
@@ -742,6 +750,28 @@ cm_tls_load(void)
 	if (server_context != NULL)
 		SSL_CTX_free(server_context);
 	server_context = ctx;
+	return true;
+}
+
+/*
+ * The HTTP port's context (use_https): the same certificate settings as
+ * the server's, whatever ssl says.  On reload, one that fails to build
+ * leaves the previous one in place.  Returns whether HTTPS can be served.
+ */
+bool
+cm_tls_load_https(void)
+{
+	bool first_load = !https_loaded_before;
+	SSL_CTX *ctx;
+
+	https_loaded_before = true;
+	openssl_init();
+	ctx = build_server_context(first_load);
+	if (ctx == NULL)
+		return https_context != NULL;
+	if (https_context != NULL)
+		SSL_CTX_free(https_context);
+	https_context = ctx;
 	return true;
 }
 
@@ -843,9 +873,7 @@ cm_tls_accept_direct(int fd, const void *prefix, size_t len)
 CmTls *
 cm_tls_accept_https(int fd)
 {
-	if (!cm_tls_enabled())
-		return NULL;
-	return tls_new(server_context, fd, CM_TLS_KIND_HTTPS, NULL, 0);
+	return tls_new(https_context, fd, CM_TLS_KIND_HTTPS, NULL, 0);
 }
 
 bool

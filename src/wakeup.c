@@ -2,13 +2,15 @@
  * wakeup.c
  *		Eventfds that wake the proxy workers (see cm_wakeup.h).  A worker
  *		whose eventfd could not be made still sees a change at its next
- *		sweep.
+ *		sweep.  Proxy worker i keeps eventfd i, the monitor all of them,
+ *		every other child none (fd_owner.c).
  */
 #include "postgres.h"
 
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "cm_fd_owner.h"
 #include "cm_shmem.h"
 #include "cm_wakeup.h"
 
@@ -26,6 +28,11 @@ cm_wakeup_create(int nworkers)
 			ereport(LOG,
 					(errmsg(
 						"connection_manager: could not create an eventfd: %m")));
+		else if (!cm_fd_owner_register(&wake_fds[i], i, true))
+		{
+			close(wake_fds[i]);
+			wake_fds[i] = -1;
+		}
 	}
 }
 

@@ -13,6 +13,7 @@
  */
 #include "postgres.h"
 
+#include <netinet/in.h>
 #include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,6 +34,7 @@
 #include "cm_monitor.h"
 #include "cm_node_state.h"
 #include "cm_proxy.h"
+#include "cm_tls.h"
 #include "cm_worker.h"
 
 #define CM_MON_EPOLL_BATCH 32
@@ -82,6 +84,49 @@ cm_mon_modify(CmMonEvent *ev, uint32 events)
 	(void) epoll_ctl(epoll_fd, EPOLL_CTL_MOD, ev->fd, &e);
 }
 
+/*
+ * Sends or receives on a monitor socket, through TLS when tls is set: >0
+ * bytes, 0 at the end, or -1: an error, or with *again a wait, for which
+ * the event now watches the direction TLS or the socket needs.
+ */
+ssize_t
+cm_mon_io(CmMonEvent *ev, CmTls *tls, bool sending, void *buf, size_t len,
+		  bool *again)
+{
+	ssize_t n;
+
+	*again = false;
+	if (tls)
+	{
+		CmTlsStatus st;
+
+		n = sending ? cm_tls_write(tls, buf, len, &st)
+					: cm_tls_read(tls, buf, len, &st);
+		if (n >= 0)
+			return n;
+		if (st == CM_TLS_WANT_READ || st == CM_TLS_WANT_WRITE)
+		{
+			*again = true;
+			cm_mon_modify(ev, st == CM_TLS_WANT_READ ? EPOLLIN : EPOLLOUT);
+			return -1;
+		}
+		return st == CM_TLS_CLOSED ? 0 : -1;
+	}
+	for (;;)
+	{
+		n = sending ? send(ev->fd, buf, len, MSG_NOSIGNAL)
+					: recv(ev->fd, buf, len, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		{
+			*again = true;
+			cm_mon_modify(ev, sending ? EPOLLOUT : EPOLLIN);
+		}
+		return n;
+	}
+}
+
 void
 cm_mon_forget(CmMonEvent *ev)
 {
@@ -90,6 +135,31 @@ cm_mon_forget(CmMonEvent *ev)
 	(void) epoll_ctl(epoll_fd, EPOLL_CTL_DEL, ev->fd, NULL);
 	close(ev->fd);
 	ev->fd = -1;
+}
+
+/* Same IP address (the port aside)? */
+static bool
+same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *) a)->sin_addr.s_addr ==
+			   ((const struct sockaddr_in *) b)->sin_addr.s_addr;
+	if (a->ss_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *) a)->sin6_addr,
+					  &((const struct sockaddr_in6 *) b)->sin6_addr,
+					  sizeof(struct in6_addr)) == 0;
+	return false;
+}
+
+bool
+cm_mon_is_node_address(const struct sockaddr_storage *addr)
+{
+	for (int i = 0; i < nnodes; i++)
+		if (node_target[i].valid && same_ip(&node_target[i].addr, addr))
+			return true;
+	return false;
 }
 
 /*
@@ -182,6 +252,7 @@ load_nodes(void)
 	}
 	resolve_nodes(false);
 	resolve_pending = false;
+	cm_mon_status_reset_probes();
 	if (nnodes > 0 && cm_guc_http_port() <= 0)
 		ereport(WARNING,
 				(errmsg("connection_manager: nodes is set but http_port is 0"),
@@ -338,12 +409,14 @@ static void
 finish_round(void)
 {
 	CmNodeState states[CM_MAX_NODES];
+	double probe_ms[CM_MAX_NODES];
 	CmClusterDecision d;
 	CmRouting r = described;
 
 	round_active = false;
 	cm_probe_abort_all(); /* probes still out count as unreachable */
 	cm_probe_round_results(states, nnodes);
+	cm_probe_round_ms(probe_ms, nnodes);
 	cm_cluster_decide(nodes, states, nnodes, described.system_identifier,
 					  &timeline_mark, cm_read_only_max_lag, &d);
 	note_round(states, &d);
@@ -393,6 +466,8 @@ finish_round(void)
 	/* a monitor that stops publishing stops the writes it routed */
 	r.valid_until = cm_now_ms() + 3 * (int64) cm_probe_interval + 1000;
 	publish(&r);
+	cm_mon_status_round(nodes, states, probe_ms, nnodes, &d, instance, &r,
+						timeline_mark);
 }
 
 /* The start of a probe interval: describe this node, then read the others. */
@@ -412,6 +487,7 @@ tick(int64 now)
 	{
 		cm_mon_view.self_is_leader = !described.in_recovery;
 		publish(&described);
+		cm_mon_status_alone(&described, &cm_mon_view.self);
 		return;
 	}
 	if (resolve_pending)
@@ -419,7 +495,7 @@ tick(int64 now)
 		resolve_nodes(true);
 		resolve_pending = false;
 	}
-	cm_probe_round_start(node_http, node_http_len, nnodes);
+	cm_probe_round_start(node_http, node_http_len, nodes, nnodes);
 	round_deadline = now + Max(100, Min(cm_probe_interval * 3 / 4, 5000));
 	round_active = true;
 }
@@ -478,6 +554,8 @@ cm_monitor_main(Datum arg)
 		cm_routing_publish(&none);
 		cm_mon_view.routing = none;
 	}
+	if (cm_use_https)
+		(void) cm_tls_load(); /* the probes' side of HTTPS */
 	cm_http_open();
 	work_cxt =
 		AllocSetContextCreate(TopMemoryContext, "connection_manager monitor",
@@ -537,6 +615,9 @@ cm_monitor_main(Datum arg)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+			if (cm_use_https)
+				(void) cm_tls_load();
+			cm_http_reload();
 			if (load_nodes() || !round_active)
 				next_tick = 0; /* act on the new settings at once */
 		}

@@ -40,6 +40,8 @@
 #define CM_EPOLL_BATCH	  256
 #define CM_ACCEPT_BATCH	  64
 #define CM_SWEEP_INTERVAL 200
+/* evictions are logged at most this often */
+#define CM_EVICTION_LOG_INTERVAL 10000
 
 int cm_proxy_worker_index = -1;
 
@@ -49,6 +51,21 @@ static int nlisteners[CM_PORT_KINDS];
 static uint64 routing_generation_seen = UINT64_MAX;
 static bool accept_paused = false;
 static CmRouting routing;
+
+/*
+ * Connections that have not sent their startup packet yet cost a session's
+ * buffers and a descriptor each, for up to authentication_timeout: at most
+ * this many per worker, the server's own bound (2 x MaxBackends) shared out.
+ */
+static int pre_startup_cap;
+
+/*
+ * The oldest such connections closed to make room: a plain count until the
+ * statistics counters take it, and how much of it is logged.
+ */
+static uint64 pre_startup_evicted;
+static uint64 pre_startup_evicted_logged;
+static int64 next_eviction_log_ms;
 
 int64
 cm_now_ms(void)
@@ -167,6 +184,38 @@ resume_accepting(void)
 	accept_paused = false;
 }
 
+/*
+ * A new connection over the cap takes the place of the oldest one still
+ * without a startup packet, rather than being refused: someone holding the
+ * cap with silent connections then has to keep opening new ones faster
+ * than real clients log in, instead of a few per authentication_timeout.
+ */
+static void
+make_room_before_startup(void)
+{
+	if (cm_session_pre_startup_count() >= pre_startup_cap &&
+		cm_session_evict_pre_startup())
+		pre_startup_evicted++;
+}
+
+/* One line per interval at most, however many were closed. */
+static void
+log_evictions(int64 now)
+{
+	if (pre_startup_evicted == pre_startup_evicted_logged ||
+		now < next_eviction_log_ms)
+		return;
+	ereport(LOG,
+			(errmsg("connection_manager: closed %llu connections that had not sent a startup packet",
+					(unsigned long long) (pre_startup_evicted -
+										  pre_startup_evicted_logged)),
+			 errdetail("A proxy worker keeps at most %d such connections and closes the oldest to make room; it has closed %llu since it started.",
+					   pre_startup_cap,
+					   (unsigned long long) pre_startup_evicted)));
+	pre_startup_evicted_logged = pre_startup_evicted;
+	next_eviction_log_ms = now + CM_EVICTION_LOG_INTERVAL;
+}
+
 static void
 accept_clients(CmEndpoint *listener)
 {
@@ -188,6 +237,7 @@ accept_clients(CmEndpoint *listener)
 		}
 		(void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		(void) setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+		make_room_before_startup();
 		cm_session_accept(fd, listener->port, &addr);
 	}
 }
@@ -280,6 +330,9 @@ cm_proxy_main(Datum arg)
 	 */
 	SetConfigOption("lock_timeout", "200", PGC_SUSET, PGC_S_OVERRIDE);
 	cm_shmem_reset_worker(cm_proxy_worker_index);
+	pre_startup_cap =
+		Max((2 * MaxBackends + cm_shared->nworkers - 1) / cm_shared->nworkers,
+			1);
 	raise_fd_limit();
 	(void) cm_tls_load();
 	cm_hba_reload();
@@ -338,6 +391,7 @@ cm_proxy_main(Datum arg)
 		{
 			cm_session_check_timeouts(now);
 			cm_cancel_check_timeouts(now);
+			log_evictions(now);
 			resume_accepting();
 			next_sweep = now + CM_SWEEP_INTERVAL;
 		}

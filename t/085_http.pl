@@ -62,7 +62,7 @@ is($status, 404, 'unknown path: 404');
 ($status) = cm_http($http, '/connection/is-live', method => 'POST');
 is($status, 405, 'POST: 405');
 $raw = cm_http_raw($http, "DELETE / HTTP/1.1\r\nHost: x\r\n\r\n");
-like($raw, qr/\AHTTP\/1\.1 405 .*\r\nAllow: GET, HEAD\r\n/s, '405 says what is allowed');
+like($raw, qr/\AHTTP\/1\.1 405 .*\r\nAllow: GET, HEAD, OPTIONS\r\n/s, '405 says what is allowed');
 for my $path ('/connection/is-live/', '//connection/is-live', '/CONNECTION/IS-LIVE',
 	'/connection/%69s-live', '/connection/../connection/is-live')
 {

@@ -23,16 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(cond)                                                           \
-	do                                                                        \
-	{                                                                         \
-		if (!(cond))                                                          \
-		{                                                                     \
-			fprintf(stderr, "invariant failed at %s:%d: %s\n", __FILE__,      \
-					__LINE__, #cond);                                         \
-			abort();                                                          \
-		}                                                                     \
-	} while (0)
+#include "fuzz_check.h"
 
 static bool
 same_state(const CmNodeState *a, const CmNodeState *b)

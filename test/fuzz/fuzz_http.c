@@ -8,7 +8,8 @@
  * so AddressSanitizer sees any read past it), it checks what the module
  * promises: a parsed request has a NUL-terminated path that starts with
  * '/', holds no query string and no byte outside printable ASCII, and a
- * method of token characters that HEAD and other_method describe, and
+ * method of token characters that HEAD, OPTIONS and other_method
+ * describe, a query that is the rest of the target after its "?", and
  * a version of 1.0 or 1.1; an unfinished head is reported incomplete only
  * while it fits.  A parsed request announces no body and has at most one
  * Host: a line "Content-Length: 1", "Transfer-Encoding: chunked" or two
@@ -24,16 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(cond)                                                           \
-	do                                                                        \
-	{                                                                         \
-		if (!(cond))                                                          \
-		{                                                                     \
-			fprintf(stderr, "invariant failed at %s:%d: %s\n", __FILE__,      \
-					__LINE__, #cond);                                         \
-			abort();                                                          \
-		}                                                                     \
-	} while (0)
+#include "fuzz_check.h"
 
 /*
  * A copy of buf with line put after its first LF (the end of a request or
@@ -88,8 +80,9 @@ check_request(const char *buf, size_t len, CmHttpParse r,
 	if (r != CM_HTTP_DONE)
 	{
 		/* nothing half-filled for the caller to misuse */
-		CHECK(req->path[0] == '\0' && req->method[0] == '\0');
-		CHECK(!req->head && !req->other_method);
+		CHECK(req->path[0] == '\0' && req->method[0] == '\0' &&
+			  req->query[0] == '\0');
+		CHECK(!req->head && !req->options && !req->other_method);
 		return;
 	}
 
@@ -109,7 +102,22 @@ check_request(const char *buf, size_t len, CmHttpParse r,
 		CHECK((unsigned char) req->method[i] > 0x20 &&
 			  (unsigned char) req->method[i] < 0x7f);
 	CHECK(req->head == (strcmp(req->method, "HEAD") == 0));
-	CHECK(req->other_method == (!req->head && strcmp(req->method, "GET") != 0));
+	CHECK(req->options == (strcmp(req->method, "OPTIONS") == 0));
+	CHECK(req->other_method ==
+		  (!req->head && !req->options && strcmp(req->method, "GET") != 0));
+
+	/* the query is what followed the first "?" of the target, whole */
+	{
+		size_t query_len = strnlen(req->query, sizeof(req->query));
+		const char *after = buf + method_len + 1 + path_len;
+
+		CHECK(query_len < CM_HTTP_QUERY_MAX);
+		if (*after == '?')
+			CHECK(memcmp(after + 1, req->query, query_len) == 0 &&
+				  after[1 + query_len] == ' ');
+		else
+			CHECK(query_len == 0 && *after == ' ');
+	}
 
 	/* more bytes after a complete head change nothing */
 	if (len < CM_HTTP_REQUEST_MAX * 2)

@@ -18,16 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(cond)                                                           \
-	do                                                                        \
-	{                                                                         \
-		if (!(cond))                                                          \
-		{                                                                     \
-			fprintf(stderr, "invariant failed at %s:%d: %s\n", __FILE__,      \
-					__LINE__, #cond);                                         \
-			abort();                                                          \
-		}                                                                     \
-	} while (0)
+#include "fuzz_check.h"
 
 static const uint8_t secret[CM_PROOF_SECRET_LEN] =
 	"fuzzing secret, 32 bytes long..";

@@ -30,16 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(cond)                                                           \
-	do                                                                        \
-	{                                                                         \
-		if (!(cond))                                                          \
-		{                                                                     \
-			fprintf(stderr, "invariant failed at %s:%d: %s\n", __FILE__,      \
-					__LINE__, #cond);                                         \
-			abort();                                                          \
-		}                                                                     \
-	} while (0)
+#include "fuzz_check.h"
 
 #define PG_SECRET_X                                                           \
 	"SCRAM-SHA-256$4096:c6vdP3H3BRe3EbtBEWXzgw==$B5PZosC3PL9oBxtYunZY+uLak15" \

@@ -18,7 +18,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Time::HiRes qw(time usleep);
 
-our @EXPORT = qw(cm_http cm_http_raw cm_psql_until cm_login cm_fix_secret cm_primary cm_standby cm_configure cm_psql cm_wait_for_port
+our @EXPORT = qw(cm_three_nodes cm_http cm_http_raw cm_psql_until cm_login cm_fix_secret cm_primary cm_standby cm_configure cm_psql cm_wait_for_port
   cm_background_psql cm_raw cm_error_fields cm_startup_packet);
 
 # Settings every test node gets; the ports come from get_free_port() so
@@ -130,6 +130,28 @@ sub cm_standby
 		has_streaming => $opt{has_streaming} // 1);
 	cm_fix_secret($node);
 	return cm_configure($node, %opt);
+}
+
+# Three nodes that know each other (connection_manager.nodes): pg1 a
+# primary with a table t, pg2 and pg3 its standbys, all started and caught
+# up.  extra goes into every postgresql.conf.
+sub cm_three_nodes
+{
+	my ($extra) = @_;
+	my $pg1 = cm_primary('pg1', derived_ports => 1, extra => $extra);
+	$pg1->start;
+	$pg1->safe_psql('postgres', 'create table t (id int, pad text)');
+	$pg1->backup('b');
+	my @all = ($pg1,
+		map { cm_standby($_, $pg1, 'b', derived_ports => 1, extra => $extra) }
+		  qw(pg2 pg3));
+	my $nodes = join(', ', map { $_->name . '=127.0.0.1:' . $_->port } @all);
+	$_->append_conf('postgresql.conf', "connection_manager.nodes = '$nodes'\n")
+	  for @all;
+	$pg1->restart;
+	$_->start for @all[ 1, 2 ];
+	$pg1->wait_for_catchup($_) for @all[ 1, 2 ];
+	return @all;
 }
 
 # Sends raw bytes to an HTTP port and returns everything answered until

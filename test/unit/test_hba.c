@@ -1169,6 +1169,69 @@ test_interfaces(void)
 	free(list);
 }
 
+/* The line matched for a client of 10.9.9.9 when the host has list. */
+static int
+match_with_interfaces(const CmHbaFile *f, const CmHbaInterface *list, int n)
+{
+	struct sockaddr_storage ss;
+	CmHbaConn conn = {0};
+	CmHbaMatchContext ctx = {0};
+	int idx;
+
+	set_addr(&ss, "10.9.9.9");
+	conn.addr = (const struct sockaddr *) &ss;
+	conn.role = "alice";
+	conn.database = "d";
+	ctx.interfaces = list;
+	ctx.ninterfaces = n;
+	if (cm_hba_match(f, &conn, &ctx, &idx) != CM_HBA_MATCH)
+		return NONE;
+	return f->rules[idx].line;
+}
+
+/*
+ * A floating address moving to and from the host: the same parsed file
+ * decides with the list given for each connection, and an empty list (a
+ * failed read) lets the next rule decide, as in the server.
+ */
+static void
+test_interfaces_per_connection(void)
+{
+	CmHbaFile *f = parse(15, "host all all samehost scram-sha-256\n"
+							 "host all all samenet md5\n"
+							 "host all all 0.0.0.0/0 reject\n");
+	CmHbaFile *plain = parse(15, "host all all 10.0.0.0/8 trust\n"
+								 "hostgssenc all all samehost trust\n");
+	CmHbaFile *none = parse(15, "host all all 10.0.0.0/8 trust\n");
+	CmHbaInterface list[2];
+
+	memset(list, 0, sizeof(list));
+	set_addr(&list[0].addr, "127.0.0.1");
+	set_addr(&list[0].netmask, "255.0.0.0");
+	set_addr(&list[1].addr, "10.9.9.9");
+	set_addr(&list[1].netmask, "255.255.255.0");
+
+	ok(cm_hba_uses_interfaces(f), "samehost and samenet need the interfaces");
+	ok(cm_hba_uses_interfaces(plain), "a hostgssenc samehost rule counts too");
+	ok(!cm_hba_uses_interfaces(none), "address rules alone need none");
+	ok(!cm_hba_uses_interfaces(NULL), "no file needs none");
+
+	is_int(match_with_interfaces(f, list, 1), 3,
+		   "the address is elsewhere: samehost and samenet miss");
+	is_int(match_with_interfaces(f, list, 2), 1,
+		   "the address arrives: samehost matches it");
+	set_addr(&list[1].addr, "10.9.9.1");
+	is_int(match_with_interfaces(f, list, 2), 2,
+		   "it moves within the subnet: samenet matches");
+	is_int(match_with_interfaces(f, list, 1), 3,
+		   "it leaves: neither matches any more");
+	is_int(match_with_interfaces(f, NULL, 0), 3,
+		   "no list (a failed read): the next rule decides");
+	cm_hba_free(f);
+	cm_hba_free(plain);
+	cm_hba_free(none);
+}
+
 static void
 test_names(void)
 {
@@ -1192,6 +1255,7 @@ main(void)
 	test_limits();
 	test_disk_fixture();
 	test_interfaces();
+	test_interfaces_per_connection();
 	test_names();
 	return done_testing();
 }

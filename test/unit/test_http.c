@@ -105,12 +105,18 @@ test_request_ok(void)
 	is_int(request("GET /status?verbose=1&x HTTP/1.1\r\nHost: h\r\n\r\n"),
 		   CM_HTTP_DONE, "query string");
 	is_str(req.path, "/status", "query stripped");
+	is_str(req.query, "verbose=1&x", "query kept apart");
 	is_int(request("GET /?a?b HTTP/1.1\r\nHost: h\r\n\r\n"), CM_HTTP_DONE,
 		   "two question marks");
 	is_str(req.path, "/", "stripped at the first");
+	is_str(req.query, "a?b", "the query is the rest");
 	is_int(request("GET /a? HTTP/1.1\r\nHost: h\r\n\r\n"), CM_HTTP_DONE,
 		   "empty query");
 	is_str(req.path, "/a", "path before an empty query");
+	is_str(req.query, "", "no query");
+	is_int(request("GET /replica HTTP/1.1\r\nHost: h\r\n\r\n"), CM_HTTP_DONE,
+		   "no question mark");
+	is_str(req.query, "", "no query either");
 	is_int(request("GET /a%20b/c;d=e HTTP/1.1\r\nHost: h\r\n\r\n"),
 		   CM_HTTP_DONE, "escapes and semicolons kept");
 	is_str(req.path, "/a%20b/c;d=e", "path as sent");
@@ -159,7 +165,7 @@ test_request_large(void)
 	char *buf = malloc(CM_HTTP_REQUEST_MAX * 2);
 	const char *line = "GET / HTTP/1.1\r\nHost: h\r\n";
 	size_t o;
-	char path[CM_HTTP_PATH_MAX + 64];
+	char path[CM_HTTP_QUERY_MAX + 64];
 
 	/* no end of head within the limit */
 	memset(buf, 'a', CM_HTTP_REQUEST_MAX * 2);
@@ -201,6 +207,16 @@ test_request_large(void)
 			 CM_HTTP_PATH_MAX + 32, path);
 	is_int(request(buf), CM_HTTP_DONE, "long query after a short path");
 	is_str(req.path, "/", "query stripped");
+	is_int(strlen(req.query), CM_HTTP_PATH_MAX + 32, "and kept whole");
+	snprintf(buf, CM_HTTP_REQUEST_MAX, "GET /?%.*s HTTP/1.1\r\nHost: h\r\n\r\n",
+			 CM_HTTP_QUERY_MAX - 1, path);
+	is_int(request(buf), CM_HTTP_DONE, "query of %d bytes",
+		   CM_HTTP_QUERY_MAX - 1);
+	snprintf(buf, CM_HTTP_REQUEST_MAX,
+			 "GET /?%.*s HTTP/1.1\r\nHost: h\r\n\r\n", CM_HTTP_QUERY_MAX, path);
+	is_int(request(buf), CM_HTTP_URI_LONG, "query of %d bytes",
+		   CM_HTTP_QUERY_MAX);
+	is_str(req.query, "", "no query reported");
 	snprintf(buf, CM_HTTP_REQUEST_MAX, "GET %.*s?q HTTP/1.1\r\nHost: h\r\n\r\n",
 			 CM_HTTP_PATH_MAX - 1, path);
 	is_int(request(buf), CM_HTTP_DONE, "path of %d bytes and a query",
@@ -315,9 +331,9 @@ test_request_bad(void)
 static void
 test_request_methods(void)
 {
-	static const char *const others[] = {"POST",	"PUT",	  "DELETE",
-										 "OPTIONS", "get",	  "Head",
-										 "GETX",	"HEADER", "M-SEARCH"};
+	static const char *const others[] = {"POST",   "PUT",	  "DELETE",
+										 "get",	   "Head",	  "GETX",
+										 "HEADER", "options", "M-SEARCH"};
 
 	for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++)
 	{
@@ -331,6 +347,10 @@ test_request_methods(void)
 		is_str(req.method, others[i], "%s kept", others[i]);
 		is_str(req.path, "/status", "%s path", others[i]);
 	}
+	is_int(request("OPTIONS /primary HTTP/1.0\r\n\r\n"), CM_HTTP_DONE,
+		   "OPTIONS parsed");
+	ok(req.options && !req.head && !req.other_method,
+	   "OPTIONS is a health check, not another method");
 }
 
 /* A literal and its length, NUL bytes included. */
@@ -559,7 +579,7 @@ test_request_other_methods(void)
 		 "OPTIONS in asterisk form"},
 	};
 	static const char *const others[] = {"POST",	"PUT",	 "DELETE",
-										 "OPTIONS", "TRACE", "CONNECT",
+										 "options", "TRACE", "CONNECT",
 										 "get",		"head",	 "PATCH"};
 
 	for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++)
