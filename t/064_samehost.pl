@@ -49,13 +49,17 @@ sub ip
 ip('link', 'set', 'lo', 'up');
 my $floating = '127.0.0.9';
 
-# The client and the manager's own login into the node both come from
-# addresses of this host: samehost admits them, nothing else does.  The
+# The client comes from an address of this host: samehost admits it,
+# nothing else does.  The
 # file is in place before the workers start and read it.
 my $node = cm_primary('node',
 	extra => "password_encryption = 'scram-sha-256'\n");
 open my $hba, '>', $node->data_dir . '/pg_hba.conf' or die;
-print $hba "local all all trust\n" . "host all all samehost scram-sha-256\n";
+# (the manager itself logs in from 127.0.0.2 by trust with a proof, as
+# CmTest sets up; the node judges the client with the samehost line again)
+print $hba "local all all trust\n"
+  . "host all all 127.0.0.2/32 trust\n"
+  . "host all all samehost scram-sha-256\n";
 close $hba;
 $node->start;
 $node->safe_psql('postgres', q{CREATE ROLE floater LOGIN PASSWORD 'float pw'});
