@@ -8,6 +8,8 @@
  */
 #include "postgres.h"
 
+#include <openssl/crypto.h>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -657,15 +659,19 @@ target_mismatch(const Port *port, const CmProofClaims *c)
 	return NULL;
 }
 
-/* Ends a proven session that this node's own pg_hba.conf does not allow. */
-static void judge_refuse(const Port *client, const char *message,
-						 const char *how) pg_attribute_noreturn();
-
-/* Why judge_password() refused, for the log; NULL when it did not. */
-static const char *password_refusal = NULL;
+/*
+ * Ends a proven session that this node's own pg_hba.conf does not allow.
+ * password_refusal, when not NULL, is why the password claim failed: the
+ * session then ends as a wrong password does (28P01), with that reason in
+ * the log.
+ */
+static void
+judge_refuse(const Port *client, const char *message, const char *how,
+			 const char *password_refusal) pg_attribute_noreturn();
 
 static void
-judge_refuse(const Port *client, const char *message, const char *how)
+judge_refuse(const Port *client, const char *message, const char *how,
+			 const char *password_refusal)
 {
 	const HbaLine *hba = client->hba;
 	const char *line = "";
@@ -695,8 +701,10 @@ judge_refuse(const Port *client, const char *message, const char *how)
  * with the old one.
  */
 static const char *
-judge_password(const Port *client, const CmProofClaims *c, UserAuth method)
+judge_password(const Port *client, const CmProofClaims *c, UserAuth method,
+			   const char **why)
 {
+	const char *password_refusal = NULL;
 	const char *logdetail = NULL;
 	char *shadow;
 	char digest[CM_PROOF_DIGEST_HEX_LEN + 1];
@@ -716,7 +724,9 @@ judge_password(const Port *client, const CmProofClaims *c, UserAuth method)
 									   "this node.";
 	else if (!cm_proof_secret_digest(cluster_secret, client->user_name, shadow,
 									 digest, sizeof(digest)) ||
-			 strcmp(digest, c->secret_digest) != 0)
+			 strlen(c->secret_digest) != CM_PROOF_DIGEST_HEX_LEN ||
+			 CRYPTO_memcmp(digest, c->secret_digest, CM_PROOF_DIGEST_HEX_LEN) !=
+				 0)
 		password_refusal = "The entry node checked the password against "
 						   "another secret than this node's: the role's "
 						   "password changed on one node and was not yet "
@@ -731,6 +741,7 @@ judge_password(const Port *client, const CmProofClaims *c, UserAuth method)
 		password_refusal = "The client gave the connection manager an md5 "
 						   "answer, which the stored hash alone can give, "
 						   "where this node wants the password itself.";
+	*why = password_refusal;
 	return password_refusal ? failed : NULL;
 }
 
@@ -777,6 +788,7 @@ judge_client(const Port *port, const CmProofClaims *claims)
 	const char *enc;
 	const char *how;
 	const char *failure = NULL;
+	const char *password_refusal = NULL; /* set by judge_password() */
 	const HbaLine *hba;
 
 	/*
@@ -830,7 +842,7 @@ judge_client(const Port *port, const CmProofClaims *claims)
 									  : "no pg_hba.conf entry",
 								  host, port->user_name, port->database_name,
 								  enc),
-						 how);
+						 how, NULL);
 			break;
 		case uaTrust:
 		case uaCert:
@@ -839,14 +851,15 @@ judge_client(const Port *port, const CmProofClaims *claims)
 				judge_refuse(&client,
 							 "connection_manager: connection from a connection "
 							 "manager address without a valid proof",
-							 how);
+							 how, NULL);
 			if (hba->auth_method == uaCert)
 				failure = judge_certificate(&client, c, true);
 			break;
 		case uaPassword:
 		case uaMD5:
 		case uaSCRAM:
-			failure = judge_password(&client, c, hba->auth_method);
+			failure =
+				judge_password(&client, c, hba->auth_method, &password_refusal);
 			break;
 		default:
 			failure = psprintf("connection_manager: this node requires %s "
@@ -860,7 +873,7 @@ judge_client(const Port *port, const CmProofClaims *claims)
 		failure =
 			judge_certificate(&client, c, hba->clientcert == clientCertFull);
 	if (failure != NULL)
-		judge_refuse(&client, failure, how);
+		judge_refuse(&client, failure, how, password_refusal);
 }
 
 static void
