@@ -1,54 +1,17 @@
 # connection_manager: PGXS build, unit tests, fuzzing, format and symbol checks.
+#
+# Copyright (c) 2026, The connection_manager Authors; see LICENSE.
 
 MODULE_big = connection_manager
-OBJS = \
-	src/connection_manager.o \
-	src/guc.o \
-	src/readonly.o \
-	src/shmem.o \
-	src/listener.o \
-	src/worker_proxy.o \
-	src/session.o \
-	src/cancel.o \
-	src/auth.o \
-	src/hash.o \
-	src/login.o \
-	src/catalog.o \
-	src/hba_load.o \
-	src/node_state.o \
-	src/worker_monitor.o \
-	src/wakeup.o \
-	src/fd_owner.o \
-	src/proto.o \
-	src/encoding.o \
-	src/md5.o \
-	src/scram.o \
-	src/hba_parse.o \
-	src/hba_match.o \
-	src/ident.o \
-	src/tls.o \
-	src/proof.o \
-	src/proof_token.o \
-	src/cluster.o \
-	src/node_json.o \
-	src/http_proto.o \
-	src/http_server.o \
-	src/http_api.o \
-	src/monitor_status.o \
-	src/status_page.o \
-	src/probe.o \
-	src/mark_file.o \
-	src/stats.o \
-	src/status_text.o \
-	src/status_json.o \
-	src/metrics.o \
-	src/views.o
+# The folders are the layers, lowest first; make layers-check keeps them so.
+LAYERS = pure event backend proxy monitor
+OBJS = $(patsubst %.c,%.o,$(foreach l,$(LAYERS),$(sort $(wildcard src/$(l)/*.c))))
 PGFILEDESC = "connection_manager - in-server connection manager"
 EXTENSION = connection_manager
 DATA = sql/connection_manager--1.0.sql
 
 PG_CPPFLAGS = -I$(srcdir)/include -I$(libpq_srcdir)
-PG_CFLAGS = -Werror
+
 SHLIB_LINK_INTERNAL = $(libpq)
 SHLIB_LINK = -lssl -lcrypto
 
@@ -65,10 +28,7 @@ include $(PGXS)
 $(OBJS): $(wildcard include/*.h)
 
 # Pure modules: no server headers, linked into unit tests and fuzzers too.
-PURE = src/proto.c src/hba_parse.c src/hba_match.c src/ident.c \
-	src/encoding.c src/md5.c src/scram.c src/proof_token.c \
-	src/cluster.c src/node_json.c src/http_proto.c \
-	src/status_text.c src/status_json.c src/metrics.c src/status_page.c
+PURE = $(sort $(wildcard src/pure/*.c))
 UNIT_CC ?= gcc
 UNIT_FLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 \
 	-fno-omit-frame-pointer -fsanitize=address,undefined \
@@ -95,12 +55,18 @@ fuzz: $(addprefix test/fuzz/fuzz_,$(FUZZERS))
 	done
 
 format-check:
-	clang-format-14 --dry-run --Werror src/*.c include/*.h test/unit/*.c \
-		test/unit/*.h test/fuzz/*.c
+	clang-format-14 --dry-run --Werror src/*/*.c include/*.h test/unit/*.c \
+		test/unit/*.h test/fuzz/*.c test/layers/*.c
 
 symbols-check: all
 	@bad=$$(nm -D --defined-only $(MODULE_big).so | awk '{print $$3}' | \
 		grep -Ev '^(cm_|pg_finfo_cm_|_PG_init$$|Pg_magic_func$$|_init$$|_fini$$|_edata$$|_end$$|__bss_start$$)'); \
 	if [ -n "$$bad" ]; then echo "exported without the cm_ prefix: $$bad"; exit 1; fi
 
-.PHONY: unit fuzz format-check symbols-check
+# A layer may use its own symbols and those of the layers before it in
+# LAYERS, except that proxy and monitor never use each other.
+layers-check: $(OBJS)
+	@test/layers/check $(OBJS)
+	@prove --exec "" test/layers/selftest :: $(OBJS)
+
+.PHONY: unit fuzz format-check symbols-check layers-check

@@ -7,6 +7,8 @@
 # was served).  Values are medians over the rounds; a ratio is the median
 # of the rounds' own ratios (each round runs the targets back to back, so
 # noise that hits a round hits both sides of its ratio).
+#
+# Copyright (c) 2026, The connection_manager Authors; see LICENSE.
 use strict;
 use warnings;
 

@@ -3,6 +3,8 @@
  *		Pre-authentication of a client with the server's own pg_hba.conf and
  *		role secrets, and the credential it leaves for logging into the
  *		target node as the client's role.
+ *
+ * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
 #ifndef CM_AUTH_H
 #define CM_AUTH_H

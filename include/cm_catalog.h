@@ -3,6 +3,8 @@
  *		The only catalog access of the proxy workers: a role's secret and
  *		role membership, each read in a short transaction whose errors are
  *		caught, so that no lookup can take the worker down.
+ *
+ * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
 #ifndef CM_CATALOG_H
 #define CM_CATALOG_H

@@ -23,6 +23,8 @@
  * the list answered, and whether two entries are the same server;
  * timeline_mark is the highest timeline that monitor has seen.  Every key
  * is required; unknown keys are skipped, so newer nodes can add some.
+ *
+ * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
 #ifndef CM_CLUSTER_H
 #define CM_CLUSTER_H

@@ -5,6 +5,8 @@
  *
  * Pure code: no allocation, no globals.  Every function writes at most
  * cap bytes and says so when the output does not fit.
+ *
+ * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
 #ifndef CM_ENCODING_H
 #define CM_ENCODING_H

@@ -10,6 +10,8 @@
  * registered with its owners; in every child the postmaster forks, all the
  * others are closed at once, before the child runs any of its own code, and
  * set to -1 where they were kept.  The postmaster keeps its copies.
+ *
+ * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
 #ifndef CM_FD_OWNER_H
 #define CM_FD_OWNER_H

@@ -1,6 +1,8 @@
 /*
  * cm_guc.h
  *		The connection_manager.* settings and the values derived from them.
+ *
+ * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
 #ifndef CM_GUC_H
 #define CM_GUC_H

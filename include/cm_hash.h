@@ -8,6 +8,8 @@
  *
  * The thread runs only OpenSSL's PBKDF2 on the job's own bytes: no server
  * function, no memory context, no signal (all blocked in the thread).
+ *
+ * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
 #ifndef CM_HASH_H
 #define CM_HASH_H

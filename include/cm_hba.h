@@ -61,6 +61,8 @@
  * approximately; on 16+, "include_dir" is refused; db_user_namespace is
  * taken as off.  The build features of the server (which methods it knows)
  * come from CmHbaParseOptions.build.
+ *
+ * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
 #ifndef CM_HBA_H
 #define CM_HBA_H

@@ -2,6 +2,8 @@
  * cm_hba_load.h
  *		The worker's copy of the server's pg_hba.conf, read at start and on
  *		SIGHUP.
+ *
+ * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
 #ifndef CM_HBA_LOAD_H
 #define CM_HBA_LOAD_H

@@ -10,6 +10,8 @@
  * (Content-Length above 0, any Transfer-Encoding) is refused.  A probe
  * reads the whole answer until the peer closes and then splits it into
  * status and body.
+ *
+ * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
 #ifndef CM_HTTP_H
 #define CM_HTTP_H

@@ -11,6 +11,8 @@
  * expression dialect and its limits are those of cm_hba.h.  Names compare
  * case-sensitively, as for cert authentication (the case-insensitive form
  * the server uses for some GSSAPI setups is not offered).
+ *
+ * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
 #ifndef CM_IDENT_H
 #define CM_IDENT_H

@@ -2,6 +2,8 @@
  * cm_listener.h
  *		Listening sockets, opened by the postmaster; each proxy worker keeps
  *		its own.
+ *
+ * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
 #ifndef CM_LISTENER_H
 #define CM_LISTENER_H

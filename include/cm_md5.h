@@ -6,6 +6,8 @@
  * Pure code (libc + OpenSSL).  The stored hash alone answers any salt, so
  * the connection manager can log into a server with md5 for a client it
  * has authenticated, whatever method the client used.
+ *
+ * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
 #ifndef CM_MD5_H
 #define CM_MD5_H

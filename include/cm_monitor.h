@@ -4,6 +4,8 @@
  *		server (http_server.c), the probes of the nodes (probe.c) and the
  *		loop itself (worker_monitor.c).  Everything runs in one process and
  *		one epoll set; nothing here may block.
+ *
+ * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
 #ifndef CM_MONITOR_H
 #define CM_MONITOR_H

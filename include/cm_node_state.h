@@ -2,6 +2,8 @@
  * cm_node_state.h
  *		This node's description of itself, read from inside the server, and
  *		the single-node routing rule built on it.
+ *
+ * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
 #ifndef CM_NODE_STATE_H
 #define CM_NODE_STATE_H

@@ -1,6 +1,8 @@
 /*
  * cm_port.h
  *		The kinds of client port the connection manager serves.
+ *
+ * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
 #ifndef CM_PORT_H
 #define CM_PORT_H

@@ -92,6 +92,8 @@
  *
  * The first part below is pure code (libc + OpenSSL), unit-tested and
  * fuzzed; the second runs in the server (src/proof.c).
+ *
+ * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
 #ifndef CM_PROOF_H
 #define CM_PROOF_H

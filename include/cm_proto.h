@@ -5,6 +5,8 @@
  *
  * Pure code: bytes in, a struct or an error out.  No sockets, no server
  * calls, no globals, so it is unit-tested and fuzzed on its own.
+ *
+ * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
 #ifndef CM_PROTO_H
 #define CM_PROTO_H

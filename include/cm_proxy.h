@@ -3,12 +3,15 @@
  *		Inside a proxy worker: the event loop's endpoints, client sessions
  *		and forwarded cancel requests.  Nothing here is shared between
  *		processes; shared state lives in cm_shmem.h.
+ *
+ * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
 #ifndef CM_PROXY_H
 #define CM_PROXY_H
 
 #include "lib/ilist.h"
 
+#include "cm_event.h"
 #include "cm_listener.h"
 #include "cm_shmem.h"
 
@@ -112,8 +115,6 @@ typedef struct CmCancel
 } CmCancel;
 
 /* worker_proxy.c: the loop's services for sessions */
-extern int cm_proxy_worker_index;
-extern int64 cm_now_ms(void);
 extern bool cm_ev_watch(CmEndpoint *ep, uint32 events);
 extern void cm_ev_forget(CmEndpoint *ep);
 extern const CmRouting *cm_proxy_routing(void);

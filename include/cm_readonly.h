@@ -44,6 +44,8 @@
  * and creating or dropping catalog objects (the temporary schema that
  * current_schema() creates when search_path names pg_temp first).  The
  * refusals apply on a primary and on a standby alike.
+ *
+ * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
 #ifndef CM_READONLY_H
 #define CM_READONLY_H

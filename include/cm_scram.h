@@ -24,6 +24,8 @@
  * Given an unprepared password that SASLprep would change (full-width
  * letters, a no-break space, a soft hyphen...), the keys simply differ: a
  * login fails, it is never wrongly accepted.
+ *
+ * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
 #ifndef CM_SCRAM_H
 #define CM_SCRAM_H

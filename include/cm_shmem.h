@@ -8,6 +8,8 @@
  * monitor writes; see shmem.c); readers compare routing_generation first and
  * copy only when it moved.  Each session slot has its own spinlock; a slot
  * is allocated and freed only by the worker owning its partition.
+ *
+ * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
 #ifndef CM_SHMEM_H
 #define CM_SHMEM_H
@@ -102,5 +104,8 @@ extern CmSessionSlot *cm_slot_get(int index);
 extern uint32 cm_shmem_total_clients(CmPortKind kind);
 extern uint32 cm_shmem_total_servers(CmPortKind kind);
 extern void cm_shmem_reset_worker(int worker);
+
+/* which proxy worker this process is; -1 in every other process */
+extern int cm_proxy_worker_index;
 
 #endif /* CM_SHMEM_H */

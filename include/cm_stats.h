@@ -17,6 +17,8 @@
  * session's life (cm_conn_*), so that the session code stays as it is;
  * they also write the optional connection log lines
  * (connection_manager.log_connections).
+ *
+ * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
 #ifndef CM_STATS_H
 #define CM_STATS_H

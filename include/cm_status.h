@@ -10,6 +10,8 @@
  * workers (cm_stats.h) and the sums read from them use one layout.  Every
  * counter only grows, from the server's start; the gauges (sessions and
  * server connections open now) are separate.
+ *
+ * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
 #ifndef CM_STATUS_H
 #define CM_STATUS_H

@@ -5,6 +5,8 @@
  *		to a target node, and non-blocking TLS connections that the event
  *		loop drives.  OpenSSL stays behind this interface; nothing here ever
  *		raises an error, every failure is a return value.
+ *
+ * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
 #ifndef CM_TLS_H
 #define CM_TLS_H

@@ -1,6 +1,8 @@
 /*
  * cm_worker.h
  *		Entry points of the connection manager's background workers.
+ *
+ * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
 #ifndef CM_WORKER_H
 #define CM_WORKER_H

@@ -1,4 +1,5 @@
 /* sql/connection_manager--1.0.sql */
+-- Copyright (c) 2026, The connection_manager Authors; see LICENSE.
 
 -- complain if the script is sourced in psql rather than run by CREATE EXTENSION
 \echo Use "CREATE EXTENSION connection_manager" to load this file. \quit

@@ -1,6 +1,8 @@
 # Read-write port: sessions through the manager of every node land on the
 # primary, several workers serve at once, and what cannot be served gets a
 # clear error.
+#
+# Copyright (c) 2026, The connection_manager Authors; see LICENSE.
 use strict;
 use warnings;
 

@@ -1,6 +1,8 @@
 # The first packets a client sends: encryption requests, malformed and
 # half-sent packets.  Each bad one gets a FATAL ErrorResponse or a closed
 # socket, and the manager goes on serving everybody else.
+#
+# Copyright (c) 2026, The connection_manager Authors; see LICENSE.
 use strict;
 use warnings;
 

@@ -1,5 +1,7 @@
 # Limits and reload: the client and server connection limits of the
 # read-write port, changed with SIGHUP, give clear errors.
+#
+# Copyright (c) 2026, The connection_manager Authors; see LICENSE.
 use strict;
 use warnings;
 

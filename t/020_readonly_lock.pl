@@ -4,6 +4,8 @@
 # ParameterStatus.  Every escape attempt is followed by a write that must
 # fail with SQLSTATE 25006 and a check that the session still reports
 # read-only; at the end an unlocked session checks that nothing was written.
+#
+# Copyright (c) 2026, The connection_manager Authors; see LICENSE.
 use strict;
 use warnings;
 

@@ -3,6 +3,8 @@
 # refused with 25006 in a locked session on a primary, the locked call
 # changes nothing, and the same call then works in an unlocked session,
 # which shows that it had something to write.
+#
+# Copyright (c) 2026, The connection_manager Authors; see LICENSE.
 use strict;
 use warnings;
 

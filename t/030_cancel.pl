@@ -1,5 +1,7 @@
 # Cancel: a CancelRequest through the read-write port reaches the backend
 # of the session, whichever worker holds it; forged keys reach nothing.
+#
+# Copyright (c) 2026, The connection_manager Authors; see LICENSE.
 use strict;
 use warnings;
 

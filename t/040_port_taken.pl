@@ -1,5 +1,7 @@
 # A read-write port already held by another process is reported in the
 # log and never shared; the server itself still starts.
+#
+# Copyright (c) 2026, The connection_manager Authors; see LICENSE.
 use strict;
 use warnings;
 

@@ -5,6 +5,8 @@
 # eventfds (for restarted workers); no backend and no other child holds any.
 # Checked after start, after a worker is restarted alone, and after a
 # worker's crash has restarted every child.
+#
+# Copyright (c) 2026, The connection_manager Authors; see LICENSE.
 use strict;
 use warnings;
 

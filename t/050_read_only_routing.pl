@@ -3,6 +3,8 @@
 # the write leader (still locked) or are refused; a server that cannot
 # confirm the lock never gets a read-only session; a client cannot unlock
 # its session through startup parameters.
+#
+# Copyright (c) 2026, The connection_manager Authors; see LICENSE.
 use strict;
 use warnings;
 

@@ -2,6 +2,8 @@
 # settings: verify-full against the server certificate, a passphrase-
 # protected key, client certificates checked against ssl_ca_file, PostgreSQL
 # 17 direct TLS with ALPN, and plaintext when the server has ssl = off.
+#
+# Copyright (c) 2026, The connection_manager Authors; see LICENSE.
 use strict;
 use warnings;
 

@@ -8,6 +8,8 @@
 # network namespace of its own, inside an unprivileged user namespace that
 # keeps that capability, so the host's interfaces are never touched and
 # nothing is left behind.
+#
+# Copyright (c) 2026, The connection_manager Authors; see LICENSE.
 use strict;
 use warnings;
 

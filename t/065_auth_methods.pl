@@ -2,6 +2,8 @@
 # every method end to end, and for a matrix of roles, passwords and
 # encryption the manager's decision (accepted or not, and the message)
 # equals the server's own for a direct connection from the same address.
+#
+# Copyright (c) 2026, The connection_manager Authors; see LICENSE.
 use strict;
 use warnings;
 

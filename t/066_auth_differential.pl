@@ -3,6 +3,8 @@
 # wrong, none), a client of our own (not libpq) gets from the manager
 # exactly what it gets from the server itself: in or out, same SQLSTATE,
 # same message.
+#
+# Copyright (c) 2026, The connection_manager Authors; see LICENSE.
 use strict;
 use warnings;
 

@@ -4,6 +4,8 @@
 # or one that is authenticating, and do not count as clients; a normal
 # login still works.  Thousands of unknown role names leave the worker's
 # catalog cache no bigger.
+#
+# Copyright (c) 2026, The connection_manager Authors; see LICENSE.
 use strict;
 use warnings;
 

@@ -2,6 +2,8 @@
 # everyone cannot open the primary beyond what the primary's own file
 # allows.  The standby's manager vouches for what it established (no
 # password, here); the primary applies its own lines to that client.
+#
+# Copyright (c) 2026, The connection_manager Authors; see LICENSE.
 use strict;
 use warnings;
 

@@ -2,6 +2,8 @@
 # loopback interface as root) logs in through the manager: its address is
 # matched by pg_hba.conf with its scope, and the proof names it without
 # one, as the backend judges it.
+#
+# Copyright (c) 2026, The connection_manager Authors; see LICENSE.
 use strict;
 use warnings;
 

@@ -3,6 +3,8 @@
 # valid connection_manager.proof get in.  Tokens are made here in Perl from
 # the secret file, so the format is checked apart from the C code; the
 # secret file itself must be private, shared by backup and never logged.
+#
+# Copyright (c) 2026, The connection_manager Authors; see LICENSE.
 use strict;
 use warnings;
 

@@ -4,6 +4,8 @@
 # standbys that follow it, least loaded first.  A lagging or stopped
 # standby leaves the pool; with none left, read_only_fallback decides.
 # Without a majority of the nodes, there is no write leader.
+#
+# Copyright (c) 2026, The connection_manager Authors; see LICENSE.
 use strict;
 use warnings;
 

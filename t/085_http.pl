@@ -1,6 +1,8 @@
 # The HTTP port of a node alone: the health answers, the node's state, and
 # requests that are malformed, too large, slow or of another method, which
 # get a 4xx or a closed socket and never disturb the routing.
+#
+# Copyright (c) 2026, The connection_manager Authors; see LICENSE.
 use strict;
 use warnings;
 

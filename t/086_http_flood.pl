@@ -4,6 +4,8 @@
 # and is opened again as soon as the port closes it.  The nodes' probes of
 # each other keep their own room, so every node keeps seeing a majority and
 # the write leader stays.
+#
+# Copyright (c) 2026, The connection_manager Authors; see LICENSE.
 use strict;
 use warnings;
 

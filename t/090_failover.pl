@@ -2,6 +2,8 @@
 # write leader; a promoted standby becomes the leader on its new timeline;
 # the old primary, back on the old timeline, never takes writes again; two
 # primaries on the highest timeline mean no leader at all.
+#
+# Copyright (c) 2026, The connection_manager Authors; see LICENSE.
 use strict;
 use warnings;
 

@@ -2,6 +2,8 @@
 # checks HAProxy and Kubernetes ask Patroni for, /group/*-info and /status,
 # on the primary and on a standby, before and after a promotion; the lag
 # of a paused standby in /replica?lag=.
+#
+# Copyright (c) 2026, The connection_manager Authors; see LICENSE.
 use strict;
 use warnings;
 

@@ -3,6 +3,8 @@
 # file and the server's own reading; stat_activity's real client address;
 # /metrics accepted by promtool, with counters that move as sessions open,
 # fail and close; the connection log lines; pg_monitor may read the views.
+#
+# Copyright (c) 2026, The connection_manager Authors; see LICENSE.
 use strict;
 use warnings;
 

@@ -3,6 +3,8 @@
 # the page shows the cluster, the write leader and why, every node's role,
 # lag and sessions; a stopped node shows as unreachable.  A screenshot is
 # kept in tmp_check/screenshots.
+#
+# Copyright (c) 2026, The connection_manager Authors; see LICENSE.
 use strict;
 use warnings;
 

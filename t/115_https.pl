@@ -5,6 +5,8 @@
 # handshakes are closed and never lock the port, and a node whose
 # certificate cannot be loaded says so and serves no HTTP at all until a
 # reload finds one.
+#
+# Copyright (c) 2026, The connection_manager Authors; see LICENSE.
 use strict;
 use warnings;
 

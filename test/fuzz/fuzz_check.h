@@ -2,6 +2,8 @@
  * fuzz_check.h
  *		The fuzz targets' invariant check: a failed one aborts, which
  *		libFuzzer reports as a crash with the input that caused it.
+ *
+ * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
 #ifndef FUZZ_CHECK_H
 #define FUZZ_CHECK_H

@@ -14,6 +14,8 @@
  * 65535, no name twice and no host and port twice.  The input set as the
  * value of an unknown key in a valid state is either refused or leaves the
  * known fields as they were.
+ *
+ * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
 #include "cm_cluster.h"
 

@@ -9,6 +9,8 @@
  * checks what the modules promise: a file either has errors or rules, a
  * rule is honoured only if it can be, and the matcher returns a rule it
  * may return.
+ *
+ * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
 #include "cm_hba.h"
 #include "cm_ident.h"

@@ -17,6 +17,8 @@
  * an unknown header changes nothing.  A parsed answer has a status from 100
  * to 599 and a body that is the tail of the buffer, and is refused once a
  * Transfer-Encoding line is put after its status line.
+ *
+ * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
 #include "cm_http.h"
 

@@ -10,6 +10,8 @@
  * parsing is canonical (the text equals what the formatter makes of the
  * parsed fields, up to the HMAC); and the check accepts a token exactly
  * when its HMAC is the one the secret gives, never a forged one.
+ *
+ * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
 #include "cm_proof.h"
 

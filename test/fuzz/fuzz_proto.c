@@ -7,6 +7,8 @@
  * only ever point inside the input, lengths never exceed it, and an
  * accepted startup packet is exactly what the builder makes of its
  * parameters.
+ *
+ * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
 #include "cm_proto.h"
 

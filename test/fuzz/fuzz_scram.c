@@ -19,6 +19,8 @@
  * and errors are well-formed, outputs are terminated and of the stated
  * length, a success means the recovered ClientKey hashes to the StoredKey,
  * a mock never succeeds, and a correctly signed message always does.
+ *
+ * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
 #define _GNU_SOURCE /* memmem */
 

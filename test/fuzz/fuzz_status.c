@@ -11,6 +11,8 @@
  * reads the same; a JSON string is well formed (quotes, escapes, no
  * control byte) and valid UTF-8; a label value has no raw quote, newline
  * or lone backslash.
+ *
+ * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
 #include "cm_status.h"
 

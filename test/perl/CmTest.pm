@@ -2,6 +2,8 @@
 #	Shared helpers for the connection manager's TAP tests: nodes with the
 #	extension preloaded and their ports, psql through a manager port, and a
 #	raw socket client for packets libpq would never send.
+#
+# Copyright (c) 2026, The connection_manager Authors; see LICENSE.
 package CmTest;
 
 use strict;

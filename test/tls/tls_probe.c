@@ -11,6 +11,8 @@
  *		BIG n		n bytes back, then a newline (partial writes, WANT_WRITE)
  *		ECHO n		reads n raw bytes, 7 at a time (SSL_pending), and says so
  *		QUIT		close
+ *
+ * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
 #include "postgres.h"
 

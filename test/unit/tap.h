@@ -5,6 +5,8 @@
  * Test names are printf formats.  Call done_testing() last and return its
  * value from main(): it prints the plan when none was given up front and
  * yields a non-zero exit status when a test failed or the count is wrong.
+ *
+ * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
 #ifndef CM_TAP_H
 #define CM_TAP_H

@@ -6,6 +6,8 @@
  *
  * Every parse reads an exactly sized heap copy of its input, so that
  * AddressSanitizer sees any read past the bytes given.
+ *
+ * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
 #include "cm_cluster.h"
 #include "tap.h"

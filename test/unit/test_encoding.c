@@ -1,9 +1,11 @@
 /*
  * test_encoding.c
- *		Unit tests of the strict base64 and hex codecs in src/encoding.c.
+ *		Unit tests of the strict base64 and hex codecs in src/pure/encoding.c.
  *
  * Decoders read heap copies of exactly the text handed over, so
  * AddressSanitizer reports any read past the end.
+ *
+ * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
 #include "cm_encoding.h"
 #include "tap.h"

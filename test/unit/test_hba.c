@@ -1,11 +1,13 @@
 /*
  * test_hba.c
- *		Unit tests of the pg_hba.conf parser and matcher (src/hba_parse.c,
- *		src/hba_match.c): tables of files and connections with the rule the
+ *		Unit tests of the pg_hba.conf parser and matcher (src/pure/hba_parse.c,
+ *		src/pure/hba_match.c): tables of files and connections with the rule the
  *		server picks, and malformed files with the error and line it gives.
  *
  * Included files come from an in-memory table, plus one set read from
  * test/unit/data/hba/ through a reader like the extension's.
+ *
+ * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
 #include "cm_hba.h"
 #include "tap.h"

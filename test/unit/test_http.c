@@ -1,10 +1,12 @@
 /*
  * test_http.c
- *		Unit tests of the HTTP framing (src/http_proto.c): the requests the
+ *		Unit tests of the HTTP framing (src/pure/http_proto.c): the requests the
  *		monitor serves and the answers its probes read.
  *
  * Every parse reads an exactly sized heap copy of its input, so that
  * AddressSanitizer sees any read past the bytes given.
+ *
+ * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
 #include "cm_http.h"
 #include "tap.h"

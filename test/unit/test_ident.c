@@ -3,6 +3,8 @@
  *		Unit tests of pg_ident.conf maps (src/ident.c): parsing, regular
  *		expressions with \1, the 15 and 16 meanings of the database-user
  *		field, and malformed lines.
+ *
+ * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
 #include "cm_ident.h"
 #include "tap.h"

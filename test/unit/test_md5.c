@@ -6,6 +6,8 @@
  *		SET password_encryption = 'md5'; CREATE ROLE y PASSWORD 'secret';
  * and the salted responses were accepted by that server in a live login
  * (salts 3d45084f and 1f176ca3) or computed with Python's hashlib.
+ *
+ * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
 #include "cm_md5.h"
 #include "tap.h"

@@ -6,6 +6,8 @@
  * this code: HMAC-SHA256(bytes 0..31, user NUL database NUL text before
  * the last comma).  t/070_proof.pl checks the same format from Perl
  * against a running server.
+ *
+ * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
 #include "cm_proof.h"
 #include "tap.h"

@@ -5,6 +5,8 @@
  *
  * Every parse works on a heap copy of exactly the bytes handed over, so
  * AddressSanitizer reports any read past the end of the input.
+ *
+ * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
 #include "cm_proto.h"
 #include "tap.h"

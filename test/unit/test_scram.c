@@ -1,6 +1,6 @@
 /*
  * test_scram.c
- *		Unit tests of SCRAM-SHA-256 in src/scram.c: secrets, the server and
+ *		Unit tests of SCRAM-SHA-256 in src/pure/scram.c: secrets, the server and
  *		client exchanges, pass-through, channel binding and malformed input.
  *
  * Reference data:
@@ -15,6 +15,8 @@
  *    authentication nonce pg_controldata printed for it.
  * Every message is fed from a heap copy of exactly its bytes, so
  * AddressSanitizer reports any read past the end.
+ *
+ * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
 #include "cm_encoding.h"
 #include "cm_scram.h"

@@ -5,6 +5,8 @@
  *		the checks, JSON and Prometheus escaping, the refusal reasons, and
  *		the bodies of /status, the /group answers and /metrics for a view with
  *		awkward names.
+ *
+ * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
 #include "cm_status.h"
 #include "tap.h"

@@ -5,6 +5,8 @@
 # keep the previous context, ssl = off, direct TLS with ALPN, large transfers
 # with partial writes and pending bytes, no SIGPIPE, channel binding data,
 # and the client side with every sslmode.
+#
+# Copyright (c) 2026, The connection_manager Authors; see LICENSE.
 use strict;
 use warnings;
 

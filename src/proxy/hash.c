@@ -1,0 +1,197 @@
+/*
+ * proxy/hash.c
+ *		The worker's password-hashing thread and its queue (see cm_hash.h).
+ *
+ * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
+ */
+#include "postgres.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "storage/ipc.h"
+
+#include "cm_auth.h"
+#include "cm_hash.h"
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
+static dlist_head todo = DLIST_STATIC_INIT(todo);
+static dlist_head done = DLIST_STATIC_INIT(done);
+static CmEndpoint done_ep = {.kind = CM_EP_HASH, .fd = -1};
+static bool started = false;
+static bool stopping = false;
+static int queued = 0; /* jobs in todo */
+static pthread_t thread;
+
+/* More waiting logins than this are refused rather than queued. */
+#define CM_HASH_QUEUE_MAX 64
+
+static void *
+hash_thread(void *arg)
+{
+	(void) arg;
+	for (;;)
+	{
+		CmHashJob *job;
+		uint64 one = 1;
+		bool orphan;
+
+		pthread_mutex_lock(&lock);
+		while (dlist_is_empty(&todo) && !stopping)
+			pthread_cond_wait(&wake, &lock);
+		if (stopping)
+		{
+			pthread_mutex_unlock(&lock);
+			return NULL;
+		}
+		job = dlist_container(CmHashJob, node, dlist_pop_head_node(&todo));
+		queued--;
+		orphan = job->owner == NULL;
+		pthread_mutex_unlock(&lock);
+
+		/* the client went away: no work for nobody */
+		job->ok = !orphan &&
+				  cm_scram_salted_password(job->password, strlen(job->password),
+										   job->salt, job->salt_len,
+										   job->iterations, job->salted);
+		explicit_bzero(job->password, sizeof(job->password));
+
+		pthread_mutex_lock(&lock);
+		dlist_push_tail(&done, &job->node);
+		pthread_mutex_unlock(&lock);
+		if (write(done_ep.fd, &one, sizeof(one)) < 0)
+			continue; /* the counter is already non-zero */
+	}
+	return NULL;
+}
+
+/* Every way out of the process joins the thread first (see cm_hash_stop). */
+static void
+hash_stop_at_exit(int code, Datum arg)
+{
+	(void) code;
+	(void) arg;
+	cm_hash_stop();
+}
+
+bool
+cm_hash_start(void)
+{
+	pthread_attr_t attr;
+	sigset_t all;
+	sigset_t old;
+	int rc;
+
+	done_ep.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (done_ep.fd < 0 || !cm_ev_watch(&done_ep, EPOLLIN))
+		return false;
+	/* the server's signal handlers must run in the loop's thread only */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_init(&attr);
+	rc = pthread_create(&thread, &attr, hash_thread, NULL);
+	if (rc == 0)
+		on_proc_exit(hash_stop_at_exit, (Datum) 0);
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	started = rc == 0;
+	return started;
+}
+
+CmHashSubmit
+cm_hash_submit(CmSession *s, const char *password, const CmScramSecret *secret)
+{
+	CmHashJob *job;
+
+	if (!started || strlen(password) >= sizeof(job->password) ||
+		secret->salt_len > sizeof(job->salt))
+		return CM_HASH_UNAVAILABLE;
+	job = calloc(1, sizeof(CmHashJob));
+	if (job == NULL)
+		return CM_HASH_UNAVAILABLE;
+	job->owner = s;
+	strlcpy(job->password, password, sizeof(job->password));
+	memcpy(job->salt, secret->salt, secret->salt_len);
+	job->salt_len = secret->salt_len;
+	job->iterations = secret->iterations;
+	pthread_mutex_lock(&lock);
+	if (queued >= CM_HASH_QUEUE_MAX)
+	{
+		pthread_mutex_unlock(&lock);
+		explicit_bzero(job, sizeof(*job));
+		free(job);
+		return CM_HASH_BUSY;
+	}
+	dlist_push_tail(&todo, &job->node);
+	queued++;
+	pthread_cond_signal(&wake);
+	pthread_mutex_unlock(&lock);
+	s->hash_job = job;
+	return CM_HASH_QUEUED;
+}
+
+/* The session goes away: its job, queued or running, finds no owner. */
+void
+cm_hash_forget(CmSession *s)
+{
+	if (s->hash_job == NULL)
+		return;
+	pthread_mutex_lock(&lock);
+	((CmHashJob *) s->hash_job)->owner = NULL;
+	pthread_mutex_unlock(&lock);
+	s->hash_job = NULL;
+}
+
+/* Hands finished jobs to their sessions; called when the eventfd fires. */
+void
+cm_hash_collect(void)
+{
+	uint64 count;
+	dlist_head mine = DLIST_STATIC_INIT(mine);
+	dlist_mutable_iter iter;
+
+	if (read(done_ep.fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+		return;
+	pthread_mutex_lock(&lock);
+	while (!dlist_is_empty(&done))
+		dlist_push_tail(&mine, dlist_pop_head_node(&done));
+	pthread_mutex_unlock(&lock);
+
+	dlist_foreach_modify (iter, &mine)
+	{
+		CmHashJob *job = dlist_container(CmHashJob, node, iter.cur);
+		CmSession *s = job->owner;
+
+		dlist_delete(
+			&job->node); /* a session that already failed (timeout, protocol) gets nothing */
+		if (s != NULL && s->state == CM_SS_AUTH)
+		{
+			s->hash_job = NULL;
+			cm_auth_password_hashed(s, job->ok ? job->salted : NULL);
+		}
+		explicit_bzero(job, sizeof(*job));
+		free(job);
+	}
+}
+
+/*
+ * Before the process exits: OpenSSL's exit handlers must not run while the
+ * thread is inside PBKDF2.  The job in progress finishes; queued ones are
+ * dropped.
+ */
+void
+cm_hash_stop(void)
+{
+	if (!started)
+		return;
+	pthread_mutex_lock(&lock);
+	stopping = true;
+	pthread_cond_broadcast(&wake);
+	pthread_mutex_unlock(&lock);
+	pthread_join(thread, NULL);
+	started = false;
+}

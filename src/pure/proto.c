@@ -1,0 +1,284 @@
+/*
+ * pure/proto.c
+ *		Framing of the frontend/backend protocol: the first packet a client
+ *		sends, the header of later messages, and builders for the messages
+ *		the connection manager originates.
+ *
+ * Every length read from the network is checked before it is used.
+ *
+ * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
+ */
+#include "cm_proto.h"
+
+#include <string.h>
+#include <strings.h>
+
+uint32_t
+cm_proto_get_u32(const uint8_t *p)
+{
+	return ((uint32_t) p[0] << 24) | ((uint32_t) p[1] << 16) |
+		   ((uint32_t) p[2] << 8) | (uint32_t) p[3];
+}
+
+void
+cm_proto_put_u32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t) (v >> 24);
+	p[1] = (uint8_t) (v >> 16);
+	p[2] = (uint8_t) (v >> 8);
+	p[3] = (uint8_t) v;
+}
+
+static CmPacketKind
+packet_error(CmFirstPacket *out, const char *sqlstate, const char *message)
+{
+	out->kind = CM_PACKET_ERROR;
+	out->sqlstate = sqlstate;
+	out->error = message;
+	return CM_PACKET_ERROR;
+}
+
+/*
+ * The values the server reads as false for a boolean "replication": like
+ * its parse_bool(), any case-insensitive prefix of "false" or "no", a
+ * prefix of "off" of two letters at least, and "0".
+ */
+static bool
+replication_value_is_false(const char *value)
+{
+	static const struct
+	{
+		const char *word;
+		size_t min_len;
+	} falses[] = {{"false", 1}, {"no", 1}, {"off", 2}, {"0", 1}};
+	size_t len = strlen(value);
+
+	for (size_t i = 0; i < sizeof(falses) / sizeof(falses[0]); i++)
+	{
+		if (len >= falses[i].min_len && len <= strlen(falses[i].word) &&
+			strncasecmp(value, falses[i].word, len) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Parse the name/value pairs of a StartupMessage, which occupy
+ * buf[8 .. length-1] and end with an empty name.
+ */
+static CmPacketKind
+parse_startup_params(const uint8_t *buf, uint32_t length, CmFirstPacket *out)
+{
+	uint32_t pos = 8;
+
+	if (buf[length - 1] != '\0')
+		return packet_error(out, "08P01",
+							"invalid startup packet layout: expected terminator as last byte");
+
+	for (;;)
+	{
+		const char *name;
+		const char *value;
+		const uint8_t *end;
+
+		if (pos >= length)
+			return packet_error(out, "08P01",
+								"invalid startup packet layout: missing terminator");
+		if (buf[pos] == '\0')
+		{
+			if (pos != length - 1)
+				return packet_error(out, "08P01",
+									"invalid startup packet layout: bytes after the terminator");
+			break;
+		}
+		name = (const char *) buf + pos;
+		end = memchr(buf + pos, '\0', length - pos);
+		/* the last byte is a NUL, so end is found; a value must follow it */
+		pos = (uint32_t) (end - buf) + 1;
+		if (pos >= length - 1)
+			return packet_error(out, "08P01",
+								"invalid startup packet layout: expected a value after a parameter name");
+		value = (const char *) buf + pos;
+		end = memchr(buf + pos, '\0', length - pos);
+		pos = (uint32_t) (end - buf) + 1;
+
+		if (out->nparams >= CM_PROTO_MAX_PARAMS)
+			return packet_error(out, "08P01",
+								"too many parameters in the startup packet");
+		out->params[out->nparams].name = name;
+		out->params[out->nparams].value = value;
+		out->nparams++;
+
+		if (strcmp(name, "user") == 0)
+			out->user = value;
+		else if (strcmp(name, "database") == 0)
+			out->database = value;
+		else if (strcmp(name, "replication") == 0)
+			out->replication = !replication_value_is_false(value);
+	}
+
+	if (out->user == NULL || out->user[0] == '\0')
+		return packet_error(out, "28000",
+							"no PostgreSQL user name specified in startup packet");
+	if (out->database == NULL || out->database[0] == '\0')
+		out->database = out->user;
+	return CM_PACKET_STARTUP;
+}
+
+CmPacketKind
+cm_proto_parse_first_packet(const uint8_t *buf, size_t len, CmFirstPacket *out)
+{
+	uint32_t length;
+	uint32_t code;
+
+	memset(out, 0, sizeof(*out));
+	out->kind = CM_PACKET_NEED_MORE;
+	if (len < 4)
+		return CM_PACKET_NEED_MORE;
+
+	length = cm_proto_get_u32(buf);
+	if (length < 8 || length > CM_PROTO_MAX_STARTUP_LEN)
+		return packet_error(out, "08P01", "invalid length of startup packet");
+	out->length = length;
+	if (len < length)
+		return CM_PACKET_NEED_MORE;
+
+	code = cm_proto_get_u32(buf + 4);
+	out->version = code;
+	switch (code)
+	{
+		case CM_PROTO_SSL_CODE:
+		case CM_PROTO_GSSENC_CODE:
+			if (length != 8)
+				return packet_error(out, "08P01",
+									"invalid length of startup packet");
+			out->kind = code == CM_PROTO_SSL_CODE ? CM_PACKET_SSL_REQUEST
+												  : CM_PACKET_GSSENC_REQUEST;
+			return out->kind;
+		case CM_PROTO_CANCEL_CODE:
+			if (length != 16)
+				return packet_error(out, "08P01",
+									"invalid length of cancel request packet");
+			out->cancel_pid = (int32_t) cm_proto_get_u32(buf + 8);
+			out->cancel_key = (int32_t) cm_proto_get_u32(buf + 12);
+			out->kind = CM_PACKET_CANCEL;
+			return out->kind;
+		default:
+			break;
+	}
+
+	/* Any 3.x is passed on: the server negotiates minor versions itself. */
+	if ((code >> 16) != 3)
+		return packet_error(out, "0A000",
+							"unsupported frontend protocol: the connection manager supports protocol 3");
+	out->kind = parse_startup_params(buf, length, out);
+	return out->kind;
+}
+
+CmHeaderResult
+cm_proto_parse_header(const uint8_t *buf, size_t len, uint32_t max_len,
+					  char *type, uint32_t *total_len)
+{
+	uint32_t body;
+
+	if (len < 5)
+		return CM_HEADER_NEED_MORE;
+	body = cm_proto_get_u32(buf + 1);
+	if (body < 4 || body >= max_len)
+		return CM_HEADER_BAD_LENGTH;
+	*type = (char) buf[0];
+	*total_len = body + 1;
+	return CM_HEADER_OK;
+}
+
+/* Appends a NUL-terminated field; false when it does not fit. */
+static bool
+put_cstring(uint8_t *out, size_t cap, size_t *pos, const char *s)
+{
+	size_t n = strlen(s) + 1;
+
+	if (cap - *pos < n)
+		return false;
+	memcpy(out + *pos, s, n);
+	*pos += n;
+	return true;
+}
+
+static bool
+put_field(uint8_t *out, size_t cap, size_t *pos, char code, const char *s)
+{
+	if (s == NULL)
+		return true;
+	if (cap - *pos < 1)
+		return false;
+	out[(*pos)++] = (uint8_t) code;
+	return put_cstring(out, cap, pos, s);
+}
+
+size_t
+cm_proto_build_error(uint8_t *out, size_t cap, const char *severity,
+					 const char *sqlstate, const char *message,
+					 const char *detail, const char *hint)
+{
+	size_t pos = 5;
+
+	if (cap < 6)
+		return 0;
+	out[0] = 'E';
+	if (!put_field(out, cap, &pos, 'S', severity) ||
+		!put_field(out, cap, &pos, 'V', severity) ||
+		!put_field(out, cap, &pos, 'C', sqlstate) ||
+		!put_field(out, cap, &pos, 'M', message) ||
+		!put_field(out, cap, &pos, 'D', detail) ||
+		!put_field(out, cap, &pos, 'H', hint) || cap - pos < 1)
+		return 0;
+	out[pos++] = '\0';
+	cm_proto_put_u32(out + 1, (uint32_t) (pos - 1));
+	return pos;
+}
+
+size_t
+cm_proto_build_startup(uint8_t *out, size_t cap, uint32_t version,
+					   const CmStartupParam *params, int nparams)
+{
+	size_t pos = 8;
+
+	if (cap < 9)
+		return 0;
+	cm_proto_put_u32(out + 4, version);
+	for (int i = 0; i < nparams; i++)
+	{
+		if (!put_cstring(out, cap, &pos, params[i].name) ||
+			!put_cstring(out, cap, &pos, params[i].value))
+			return 0;
+	}
+	if (cap - pos < 1)
+		return 0;
+	out[pos++] = '\0';
+	cm_proto_put_u32(out, (uint32_t) pos);
+	return pos;
+}
+
+size_t
+cm_proto_build_cancel(uint8_t *out, size_t cap, int32_t pid, int32_t key)
+{
+	if (cap < 16)
+		return 0;
+	cm_proto_put_u32(out, 16);
+	cm_proto_put_u32(out + 4, CM_PROTO_CANCEL_CODE);
+	cm_proto_put_u32(out + 8, (uint32_t) pid);
+	cm_proto_put_u32(out + 12, (uint32_t) key);
+	return 16;
+}
+
+size_t
+cm_proto_build_backend_key(uint8_t *out, size_t cap, int32_t pid, int32_t key)
+{
+	if (cap < 13)
+		return 0;
+	out[0] = 'K';
+	cm_proto_put_u32(out + 1, 12);
+	cm_proto_put_u32(out + 5, (uint32_t) pid);
+	cm_proto_put_u32(out + 9, (uint32_t) key);
+	return 13;
+}
