@@ -4,7 +4,7 @@
  *		against a SCRAM secret runs PBKDF2 with the secret's iteration count:
  *		milliseconds during which every other session of the worker would
  *		wait.  One helper thread per worker does it instead; the loop learns
- *		of finished jobs through an eventfd in its epoll set.
+ *		of finished jobs through an eventfd it watches.
  *
  * The thread runs only OpenSSL's PBKDF2 on the job's own bytes: no server
  * function, no memory context, no signal (all blocked in the thread).
@@ -40,7 +40,6 @@ typedef enum CmHashSubmit
 extern CmHashSubmit
 cm_hash_submit(CmSession *s, const char *password, const CmScramSecret *secret);
 extern void cm_hash_forget(CmSession *s);
-extern void cm_hash_collect(void);
 extern void cm_hash_stop(void);
 
 #endif /* CM_HASH_H */

@@ -1,6 +1,6 @@
 /*
  * cm_proxy.h
- *		Inside a proxy worker: the event loop's endpoints, client sessions
+ *		Inside a proxy worker: the sockets of sessions, client sessions
  *		and forwarded cancel requests.  Nothing here is shared between
  *		processes; shared state lives in cm_shmem.h.
  *
@@ -17,30 +17,14 @@
 
 #define CM_BUF_SIZE 16384
 
-typedef enum CmEndpointKind
-{
-	CM_EP_LISTENER,
-	CM_EP_CLIENT,
-	CM_EP_SERVER,
-	CM_EP_CANCEL,
-	CM_EP_HASH,	   /* the password-hashing thread's eventfd */
-	CM_EP_WAKE,	   /* the monitor's eventfd: routing changed */
-	CM_EP_PM_DEATH /* the postmaster's pipe */
-} CmEndpointKind;
-
-/* One file descriptor in the worker's epoll set. */
+/* One socket of a session: its watch in the loop, and TLS over it. */
 typedef struct CmEndpoint
 {
-	CmEndpointKind kind;
-	int fd;					/* -1 when closed */
-	bool registered;		/* in the epoll set */
+	CmWatch watch;			/* fd -1 when closed */
 	struct CmTls *tls;		/* TLS on this socket, or NULL */
 	uint32 tls_read_wants;	/* a TLS read (or handshake) waits for this */
 	uint32 tls_write_wants; /* a TLS write waits for this */
 	bool tls_pending;		/* decrypted bytes that did not fit the buffer */
-	uint32 events;			/* what epoll watches now */
-	CmPortKind port;		/* listeners */
-	void *owner;			/* session or cancel forwarder */
 } CmEndpoint;
 
 /*
@@ -81,7 +65,7 @@ typedef struct CmSession
 	CmEndpoint server;
 	CmBuf c2s;
 	CmBuf s2c;
-	int64 deadline_ms;	/* 0: none */
+	CmTimer timer;		/* the state's deadline; parked at "never" */
 	bool counts_client; /* holds one of clients: startup packet in */
 	bool pre_startup;	/* in the list of sessions awaiting it */
 	dlist_node pre_startup_node;
@@ -108,23 +92,19 @@ typedef struct CmSession
 typedef struct CmCancel
 {
 	dlist_node node;
-	CmEndpoint ep;
+	CmWatch watch;
+	CmTimer timer;
 	uint8 packet[16];
-	int64 deadline_ms;
 	bool done;
 } CmCancel;
 
-/* worker_proxy.c: the loop's services for sessions */
-extern bool cm_ev_watch(CmEndpoint *ep, uint32 events);
-extern void cm_ev_forget(CmEndpoint *ep);
+/* worker.c */
 extern const CmRouting *cm_proxy_routing(void);
 
 /* session.c */
 extern void
 cm_session_accept(int fd, CmPortKind port, const struct sockaddr_storage *addr);
-extern void cm_session_handle(CmSession *s, CmEndpoint *ep, uint32 events);
 extern void cm_session_routing_changed(void);
-extern void cm_session_check_timeouts(int64 now);
 extern void cm_session_free_closed(void);
 extern void cm_session_close_all(void);
 extern int cm_session_pre_startup_count(void);
@@ -139,8 +119,6 @@ extern void cm_session_update(CmSession *s);
 
 /* cancel.c */
 extern bool cm_cancel_forward(int32 pid, int32 key);
-extern void cm_cancel_handle(CmCancel *c, uint32 events);
-extern void cm_cancel_check_timeouts(int64 now);
 extern void cm_cancel_free_done(void);
 extern int32 cm_cancel_pid_for_slot(int slot);
 

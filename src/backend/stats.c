@@ -497,12 +497,12 @@ cm_conn_close(CmSession *s)
 		add32(&w->nodes[r->node].active[s->port], -1);
 	if (r->ended[0])
 		how = r->ended;
-	else if (s->client.fd < 0 && s->server.fd >= 0)
+	else if (s->client.watch.fd < 0 && s->server.watch.fd >= 0)
 		how = "the client disconnected";
-	else if (s->server.fd < 0 && s->client.fd >= 0 &&
+	else if (s->server.watch.fd < 0 && s->client.watch.fd >= 0 &&
 			 s->state != CM_SS_STARTUP && s->state != CM_SS_AUTH)
 		how = "the server closed the connection";
-	else if (s->client.fd < 0)
+	else if (s->client.watch.fd < 0)
 		how = "the client disconnected";
 	else
 		how = "a socket error or the worker's exit ended it";

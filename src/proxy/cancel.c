@@ -12,12 +12,12 @@
  */
 #include "postgres.h"
 
-#include <sys/epoll.h>
 #include <unistd.h>
 
 #include "cm_proto.h"
 #include "cm_proxy.h"
 #include "cm_shmem.h"
+#include "cm_sock.h"
 
 #define CM_CANCEL_TIMEOUT_MS 5000
 
@@ -38,11 +38,46 @@ keys_equal(int32 a, int32 b)
 	return diff == 0;
 }
 
+/* Done, sent or not: freed at the end of the loop's turn. */
 static void
 cancel_finish(CmCancel *c)
 {
-	cm_ev_forget(&c->ep);
+	if (c->done)
+		return;
+	if (c->watch.fd >= 0)
+	{
+		cm_watch_forget(&c->watch);
+		close(c->watch.fd);
+		c->watch.fd = -1;
+	}
+	cm_timer_cancel(&c->timer);
 	c->done = true;
+}
+
+/* The connection is made (or failed): the packet goes, the socket closes. */
+static void
+cancel_ready(void *arg, uint32 events)
+{
+	CmCancel *c = arg;
+
+	if (c->done)
+		return;
+	if (!(events & EPOLLERR) && (events & CM_EV_WRITE))
+	{
+		/* 16 bytes into an empty socket buffer: sent whole or not at all */
+		if (send(c->watch.fd, c->packet, sizeof(c->packet), MSG_NOSIGNAL) !=
+			(ssize_t) sizeof(c->packet))
+			ereport(LOG,
+					(errmsg(
+						"connection_manager: could not forward a cancel request: %m")));
+	}
+	cancel_finish(c);
+}
+
+static void
+cancel_timed_out(void *arg)
+{
+	cancel_finish((CmCancel *) arg);
 }
 
 /* Whether the key matched a session (the request is then on its way). */
@@ -56,6 +91,7 @@ cm_cancel_forward(int32 pid, int32 key)
 	socklen_t addrlen = 0;
 	int32 server_pid = 0;
 	int32 server_key = 0;
+	CmSockStep failed;
 
 	if (slot == NULL)
 		return false;
@@ -76,50 +112,17 @@ cm_cancel_forward(int32 pid, int32 key)
 	c = calloc(1, sizeof(CmCancel));
 	if (c == NULL)
 		return true;
-	c->ep.kind = CM_EP_CANCEL;
-	c->ep.owner = c;
-	c->ep.fd =
-		socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	c->deadline_ms = cm_now_ms() + CM_CANCEL_TIMEOUT_MS;
 	cm_proto_build_cancel(c->packet, sizeof(c->packet), server_pid, server_key);
+	cm_watch_init(&c->watch,
+				  cm_sock_connect((struct sockaddr *) &addr, addrlen, NULL, 0,
+								  &failed),
+				  cancel_ready, c);
+	cm_timer_init(&c->timer, cancel_timed_out, c);
 	dlist_push_tail(&cancels, &c->node);
-	if (c->ep.fd < 0 ||
-		(connect(c->ep.fd, (struct sockaddr *) &addr, addrlen) < 0 &&
-		 errno != EINPROGRESS) ||
-		!cm_ev_watch(&c->ep, EPOLLOUT))
+	if (c->watch.fd < 0 || !cm_watch_set(&c->watch, CM_EV_WRITE) ||
+		!cm_timer_set(&c->timer, cm_now_ms() + CM_CANCEL_TIMEOUT_MS))
 		cancel_finish(c);
 	return true;
-}
-
-void
-cm_cancel_handle(CmCancel *c, uint32 events)
-{
-	if (c->done)
-		return;
-	if (!(events & EPOLLERR) && (events & EPOLLOUT))
-	{
-		/* 16 bytes into an empty socket buffer: sent whole or not at all */
-		if (send(c->ep.fd, c->packet, sizeof(c->packet), MSG_NOSIGNAL) !=
-			(ssize_t) sizeof(c->packet))
-			ereport(LOG,
-					(errmsg(
-						"connection_manager: could not forward a cancel request: %m")));
-	}
-	cancel_finish(c);
-}
-
-void
-cm_cancel_check_timeouts(int64 now)
-{
-	dlist_iter iter;
-
-	dlist_foreach (iter, &cancels)
-	{
-		CmCancel *c = dlist_container(CmCancel, node, iter.cur);
-
-		if (!c->done && now >= c->deadline_ms)
-			cancel_finish(c);
-	}
 }
 
 void

@@ -34,6 +34,7 @@
 #include "cm_readonly.h"
 #include "cm_tls.h"
 #include "cm_shmem.h"
+#include "cm_sock.h"
 #include "cm_stats.h"
 
 /* The longest message a server may send us while logging in. */
@@ -49,13 +50,15 @@ static int pre_startup_count = 0;
 static int next_free_slot_hint = 0;
 
 static void session_update_interest(CmSession *s);
+static void session_client_ready(void *arg, uint32 events);
+static void session_server_ready(void *arg, uint32 events);
+static void session_timed_out(void *arg);
 static void session_tls_begin(CmSession *s, const uint8 *prefix, size_t len);
 static void session_route(CmSession *s);
 static void session_begin_login(CmSession *s);
 static void session_queue(CmSession *s, CmBuf *b, const uint8 *msg, size_t len);
 
 static void session_connect(CmSession *s);
-static bool session_bind_source(CmSession *s);
 
 static pg_atomic_uint32 *
 clients_counter(CmSession *s)
@@ -114,6 +117,40 @@ slot_release(CmSession *s)
 	slot->client_key = 0;
 	SpinLockRelease(&slot->mutex);
 	s->slot = -1;
+}
+
+/*
+ * The session's timer is armed from accept to close, parked at "never"
+ * while no deadline applies: moving an armed timer needs no memory, so
+ * setting a deadline cannot fail.
+ */
+static void
+session_deadline_after(CmSession *s, int64 ms)
+{
+	(void) cm_timer_set(&s->timer, cm_now_ms() + ms);
+}
+
+static void
+session_no_deadline(CmSession *s)
+{
+	(void) cm_timer_set(&s->timer, CM_TIMER_NEVER);
+}
+
+/* Closes one socket of a session; close() takes it out of the loop too. */
+static void
+endpoint_close(CmEndpoint *ep)
+{
+	if (ep->tls)
+		cm_tls_free(ep->tls);
+	ep->tls = NULL;
+	ep->tls_read_wants = ep->tls_write_wants = 0;
+	ep->tls_pending = false;
+	if (ep->watch.fd >= 0)
+	{
+		cm_watch_forget(&ep->watch);
+		close(ep->watch.fd);
+	}
+	ep->watch.fd = -1;
 }
 
 static void
@@ -202,7 +239,7 @@ buf_read(CmBuf *b, CmEndpoint *ep)
 		buf_compact(b);
 	if (b->end == CM_BUF_SIZE)
 		return true;
-	n = recv(ep->fd, b->data + b->end, CM_BUF_SIZE - b->end, 0);
+	n = recv(ep->watch.fd, b->data + b->end, CM_BUF_SIZE - b->end, 0);
 	if (n > 0)
 	{
 		b->end += (uint32) n;
@@ -236,7 +273,8 @@ buf_write(CmBuf *b, CmEndpoint *ep)
 	}
 	else
 	{
-		n = send(ep->fd, b->data + b->start, b->scan - b->start, MSG_NOSIGNAL);
+		n = send(ep->watch.fd, b->data + b->start, b->scan - b->start,
+				 MSG_NOSIGNAL);
 		if (n < 0)
 			return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
 	}
@@ -261,8 +299,9 @@ session_close(CmSession *s)
 	if (s->state == CM_SS_CLOSED)
 		return;
 	cm_conn_close(s);
-	cm_ev_forget(&s->client);
-	cm_ev_forget(&s->server);
+	endpoint_close(&s->client);
+	endpoint_close(&s->server);
+	cm_timer_cancel(&s->timer);
 	if (s->counts_server)
 		pg_atomic_fetch_sub_u32(servers_counter(s), 1);
 	s->counts_server = false;
@@ -296,8 +335,8 @@ session_fail(CmSession *s, const char *sqlstate, const char *message,
 
 	cm_conn_failed(s, sqlstate, message);
 	cm_hash_forget(s);
-	cm_ev_forget(&s->server);
-	if (s->state == CM_SS_RELAY || s->client.fd < 0)
+	endpoint_close(&s->server);
+	if (s->state == CM_SS_RELAY || s->client.watch.fd < 0)
 	{
 		session_close(s);
 		return;
@@ -315,7 +354,7 @@ session_fail(CmSession *s, const char *sqlstate, const char *message,
 	s->s2c.scan = s->s2c.end;
 	s->c2s.start = s->c2s.scan = s->c2s.end = 0;
 	s->state = CM_SS_CLOSING;
-	s->deadline_ms = cm_now_ms() + CM_CLOSING_GRACE_MS;
+	session_deadline_after(s, CM_CLOSING_GRACE_MS);
 	session_update_interest(s);
 }
 
@@ -325,11 +364,11 @@ session_drain_and_close(CmSession *s)
 {
 	s->c2s.scan = s->c2s.end;
 	s->s2c.scan = s->s2c.end;
-	if ((s->server.fd >= 0 && buf_has_output(&s->c2s)) ||
-		(s->client.fd >= 0 && buf_has_output(&s->s2c)))
+	if ((s->server.watch.fd >= 0 && buf_has_output(&s->c2s)) ||
+		(s->client.watch.fd >= 0 && buf_has_output(&s->s2c)))
 	{
 		s->state = CM_SS_CLOSING;
-		s->deadline_ms = cm_now_ms() + CM_CLOSING_GRACE_MS;
+		session_deadline_after(s, CM_CLOSING_GRACE_MS);
 		session_update_interest(s);
 		return;
 	}
@@ -373,12 +412,12 @@ session_update_interest(CmSession *s)
 		session_close(s);
 		return;
 	}
-	if (s->client.fd >= 0 && !cm_ev_watch(&s->client, client))
+	if (s->client.watch.fd >= 0 && !cm_watch_set(&s->client.watch, client))
 	{
 		session_close(s);
 		return;
 	}
-	if (s->server.fd >= 0 && !cm_ev_watch(&s->server, server))
+	if (s->server.watch.fd >= 0 && !cm_watch_set(&s->server.watch, server))
 		session_close(s);
 }
 
@@ -395,14 +434,18 @@ cm_session_accept(int fd, CmPortKind port, const struct sockaddr_storage *addr)
 	}
 	s->port = port;
 	s->slot = -1;
-	s->client.kind = CM_EP_CLIENT;
-	s->client.fd = fd;
-	s->client.owner = s;
-	s->server.kind = CM_EP_SERVER;
-	s->server.fd = -1;
-	s->server.owner = s;
+	cm_watch_init(&s->client.watch, fd, session_client_ready, s);
+	cm_watch_init(&s->server.watch, -1, session_server_ready, s);
+	cm_timer_init(&s->timer, session_timed_out, s);
+	/* armed for good: moving it later never needs memory */
+	if (!cm_timer_set(&s->timer,
+					  cm_now_ms() + (int64) AuthenticationTimeout * 1000))
+	{
+		close(fd);
+		free(s);
+		return;
+	}
 	s->state = CM_SS_STARTUP;
-	s->deadline_ms = cm_now_ms() + (int64) AuthenticationTimeout * 1000;
 	memcpy(&s->client_sockaddr, addr, sizeof(*addr));
 	if (getnameinfo((const struct sockaddr *) addr, sizeof(*addr), s->client_addr,
 					sizeof(s->client_addr), NULL, 0, NI_NUMERICHOST) != 0)
@@ -740,7 +783,7 @@ session_route(CmSession *s)
 			return;
 		}
 		s->state = CM_SS_WAIT_TARGET;
-		s->deadline_ms = cm_now_ms() + cm_leader_wait_timeout;
+		session_deadline_after(s, cm_leader_wait_timeout);
 		session_update_interest(s);
 	}
 }
@@ -773,7 +816,7 @@ session_startup_packet(CmSession *s, const CmFirstPacket *pkt)
 		return;
 	}
 	s->state = CM_SS_AUTH;
-	s->deadline_ms = cm_now_ms() + (int64) AuthenticationTimeout * 1000;
+	session_deadline_after(s, (int64) AuthenticationTimeout * 1000);
 	cm_auth_begin(s);
 	if (s->state == CM_SS_AUTH)
 		cm_auth_client_data(s);
@@ -857,11 +900,55 @@ session_read_first_packet(CmSession *s)
 	}
 }
 
+/*
+ * Why cm_sock_connect() gave no socket.  A source address comes from
+ * server_source_addresses, so that the target's pg_hba.conf can tell the
+ * manager from other programs on the same host (README: "Trust is not
+ * widened"): one that cannot be bound is a setting to fix, and logged.
+ */
+static void
+session_connect_failed(CmSession *s, CmSockStep failed, int err,
+					   const struct sockaddr_storage *source)
+{
+	char text[64];
+	char msg[256];
+
+	switch (failed)
+	{
+		case CM_SOCK_SOCKET:
+			session_fail(s, "08006", "could not create a socket to the server",
+						 NULL);
+			return;
+		case CM_SOCK_BIND:
+			if (!cm_proof_addr_text((const struct sockaddr *) source, text,
+									sizeof(text)))
+				strlcpy(text, "?", sizeof(text));
+			snprintf(msg, sizeof(msg),
+					 "could not bind source address %s to connect to server \"%s\": %s",
+					 text, s->target.name, strerror(err));
+			ereport(LOG,
+					(errmsg("connection_manager: %s", msg),
+					 errhint(
+						 "Check connection_manager.server_source_addresses: each address must be one of this host's.")));
+			session_fail(s, "08006", msg, NULL);
+			return;
+		case CM_SOCK_CONNECT:
+			snprintf(msg, sizeof(msg), "could not connect to server \"%s\": %s",
+					 s->target.name, strerror(err));
+			session_fail(s, "08006", msg, NULL);
+			return;
+	}
+}
+
 static void
 session_connect(CmSession *s)
 {
+	struct sockaddr_storage source;
+	socklen_t sourcelen = 0;
+	bool bind_source;
+	CmSockStep failed;
 	int fd;
-	int one = 1;
+
 	if (cm_shmem_total_servers(s->port) >= (uint32) cm_guc_max_servers(s->port))
 	{
 		char msg[128];
@@ -886,77 +973,28 @@ session_connect(CmSession *s)
 		return;
 	}
 
-	fd = socket(s->target.addr.ss_family,
-				SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	bind_source = cm_guc_source_address(&s->target.addr, &source, &sourcelen);
+	fd = cm_sock_connect((const struct sockaddr *) &s->target.addr,
+						 s->target.addrlen,
+						 bind_source ? (const struct sockaddr *) &source : NULL,
+						 sourcelen, &failed);
 	if (fd < 0)
 	{
-		session_fail(s, "08006", "could not create a socket to the server",
-					 NULL);
+		session_connect_failed(s, failed, errno, &source);
 		return;
 	}
-	if (s->target.addr.ss_family != AF_UNIX)
-		(void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	s->server.fd = fd;
-	if (!session_bind_source(s))
-		return;
-	if (connect(fd, (struct sockaddr *) &s->target.addr, s->target.addrlen) < 0 &&
-		errno != EINPROGRESS)
-	{
-		char msg[256];
-
-		snprintf(msg, sizeof(msg), "could not connect to server \"%s\": %s",
-				 s->target.name, strerror(errno));
-		session_fail(s, "08006", msg, NULL);
-		return;
-	}
+	s->server.watch.fd = fd;
 	s->state = CM_SS_CONNECTING;
 	cm_conn_target(s);
-	s->deadline_ms = cm_now_ms() + cm_server_connect_timeout;
+	session_deadline_after(s, cm_server_connect_timeout);
 	session_update_interest(s);
-}
-
-/*
- * Binds the address server_source_addresses gives for the target, so that
- * the target's pg_hba.conf can tell the manager from other programs on the
- * same host (README: "Trust is not widened").
- */
-static bool
-session_bind_source(CmSession *s)
-{
-	struct sockaddr_storage local;
-	socklen_t len;
-	int one = 1;
-	char text[64];
-	char msg[256];
-
-	if (!cm_guc_source_address(&s->target.addr, &local, &len))
-		return true;
-	/* the port is chosen at connect(), per destination: no exhaustion */
-	(void) setsockopt(s->server.fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
-					  sizeof(one));
-	if (bind(s->server.fd, (struct sockaddr *) &local, len) == 0)
-		return true;
-	if (!cm_proof_addr_text((struct sockaddr *) &local, text, sizeof(text)))
-		strlcpy(text, "?", sizeof(text));
-	snprintf(msg, sizeof(msg),
-			 "could not bind source address %s to connect to server \"%s\": %s",
-			 text, s->target.name, strerror(errno));
-	ereport(LOG,
-			(errmsg("connection_manager: %s", msg),
-			 errhint(
-				 "Check connection_manager.server_source_addresses: each address must be one of this host's.")));
-	session_fail(s, "08006", msg, NULL);
-	return false;
 }
 
 static void
 session_connected(CmSession *s)
 {
-	int err = 0;
-	socklen_t len = sizeof(err);
+	int err = cm_sock_connect_error(s->server.watch.fd);
 
-	if (getsockopt(s->server.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-		err = errno;
 	if (err != 0)
 	{
 		char msg[256];
@@ -966,7 +1004,7 @@ session_connected(CmSession *s)
 		session_fail(s, "08006", msg, NULL);
 		return;
 	}
-	s->deadline_ms = cm_now_ms() + (int64) AuthenticationTimeout * 1000;
+	session_deadline_after(s, (int64) AuthenticationTimeout * 1000);
 	if (cm_server_sslmode == CM_SSLMODE_VERIFY_CA && cm_tls_system_roots())
 	{
 		ereport(LOG,
@@ -1056,7 +1094,7 @@ session_server_ssl_answer(CmSession *s)
 {
 	uint8 answer;
 	uint8 extra;
-	ssize_t n = recv(s->server.fd, &answer, 1, 0);
+	ssize_t n = recv(s->server.watch.fd, &answer, 1, 0);
 	char host[CM_TARGET_NAME_LEN];
 	char *colon;
 
@@ -1080,7 +1118,7 @@ session_server_ssl_answer(CmSession *s)
 		return;
 	}
 	/* nothing may come before the handshake: the mirror of the client side */
-	if (recv(s->server.fd, &extra, 1, MSG_PEEK | MSG_DONTWAIT) > 0)
+	if (recv(s->server.watch.fd, &extra, 1, MSG_PEEK | MSG_DONTWAIT) > 0)
 	{
 		session_fail(s, "08P01",
 					 "the target server sent unencrypted data after its SSL answer",
@@ -1097,7 +1135,7 @@ session_server_ssl_answer(CmSession *s)
 		host[strcspn(host, "]")] = '\0';
 	}
 	s->server.tls =
-		cm_tls_connect_new(s->server.fd, cm_server_sslmode_name(), host);
+		cm_tls_connect_new(s->server.watch.fd, cm_server_sslmode_name(), host);
 	if (s->server.tls == NULL)
 	{
 		session_fail(s, "08006", "could not start SSL with the target server",
@@ -1213,7 +1251,7 @@ session_scan_login(CmSession *s)
 		{
 			s->state = CM_SS_RELAY;
 			cm_conn_relaying(s);
-			s->deadline_ms = 0;
+			session_no_deadline(s);
 			b->scan = b->end;
 			session_release_held(s);
 		}
@@ -1253,8 +1291,9 @@ session_tls_step(CmSession *s)
 static void
 session_tls_begin(CmSession *s, const uint8 *prefix, size_t len)
 {
-	s->client.tls = len > 0 ? cm_tls_accept_direct(s->client.fd, prefix, len)
-							: cm_tls_accept_new(s->client.fd);
+	s->client.tls = len > 0
+						? cm_tls_accept_direct(s->client.watch.fd, prefix, len)
+						: cm_tls_accept_new(s->client.watch.fd);
 	if (s->client.tls == NULL)
 	{
 		session_close(s);
@@ -1272,7 +1311,7 @@ session_tls_begin(CmSession *s, const uint8 *prefix, size_t len)
 static void
 session_write_through(CmSession *s, CmBuf *b, CmEndpoint *to)
 {
-	if (s->state != CM_SS_RELAY || to->fd < 0 || !buf_has_output(b))
+	if (s->state != CM_SS_RELAY || to->watch.fd < 0 || !buf_has_output(b))
 		return;
 	if (!buf_write(b, to))
 		session_close(s);
@@ -1289,9 +1328,9 @@ session_on_client(CmSession *s, uint32 events)
 	}
 	/* an error, or a hang-up we are not reading towards, ends the session */
 	if ((events & EPOLLERR) ||
-		((events & EPOLLHUP) && !(s->client.events & EPOLLIN)))
+		((events & EPOLLHUP) && !(s->client.watch.events & EPOLLIN)))
 	{
-		cm_ev_forget(&s->client);
+		endpoint_close(&s->client);
 		session_drain_and_close(s);
 		return;
 	}
@@ -1311,13 +1350,13 @@ session_on_client(CmSession *s, uint32 events)
 	if (s->state == CM_SS_CLOSING)
 		return; /* bytes OpenSSL already decrypted are read whatever epoll says */
 	if (((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) &&
-		 (s->client.events & EPOLLIN)) ||
+		 (s->client.watch.events & EPOLLIN)) ||
 		(s->client.tls_read_wants && (events & EPOLLOUT)) ||
 		(s->client.tls_pending && buf_has_room(&s->c2s)))
 	{
 		if (!buf_read(&s->c2s, &s->client))
 		{
-			cm_ev_forget(&s->client);
+			endpoint_close(&s->client);
 			session_drain_and_close(s);
 			return;
 		}
@@ -1366,9 +1405,9 @@ session_on_server(CmSession *s, uint32 events)
 		return;
 	}
 	if ((events & EPOLLERR) ||
-		((events & EPOLLHUP) && !(s->server.events & EPOLLIN)))
+		((events & EPOLLHUP) && !(s->server.watch.events & EPOLLIN)))
 	{
-		cm_ev_forget(&s->server);
+		endpoint_close(&s->server);
 		if (s->state == CM_SS_LOGIN)
 			session_fail(s, "08006",
 						 "the connection to the server was lost during login",
@@ -1393,13 +1432,13 @@ session_on_server(CmSession *s, uint32 events)
 	if (s->state == CM_SS_CLOSING)
 		return;
 	if (((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) &&
-		 (s->server.events & EPOLLIN)) ||
+		 (s->server.watch.events & EPOLLIN)) ||
 		(s->server.tls_read_wants && (events & EPOLLOUT)) ||
 		(s->server.tls_pending && buf_has_room(&s->s2c)))
 	{
 		if (!buf_read(&s->s2c, &s->server))
 		{
-			cm_ev_forget(&s->server);
+			endpoint_close(&s->server);
 			if (s->state == CM_SS_LOGIN)
 			{
 				/* pass on whole messages only, then say what happened */
@@ -1426,15 +1465,10 @@ session_on_server(CmSession *s, uint32 events)
 	}
 }
 
-void
-cm_session_handle(CmSession *s, CmEndpoint *ep, uint32 events)
+/* After an event on either side: what is left over, then what to watch. */
+static void
+session_after_event(CmSession *s)
 {
-	if (s->state == CM_SS_CLOSED)
-		return;
-	if (ep == &s->client)
-		session_on_client(s, events);
-	else
-		session_on_server(s, events);
 	/* decrypted bytes that did not fit last time: read them now */
 	if (s->state != CM_SS_CLOSED && s->client.tls_pending &&
 		buf_has_room(&s->c2s) &&
@@ -1445,6 +1479,28 @@ cm_session_handle(CmSession *s, CmEndpoint *ep, uint32 events)
 		(s->state == CM_SS_LOGIN || s->state == CM_SS_RELAY))
 		session_on_server(s, EPOLLIN);
 	session_update_interest(s);
+}
+
+static void
+session_client_ready(void *arg, uint32 events)
+{
+	CmSession *s = arg;
+
+	if (s->state == CM_SS_CLOSED)
+		return;
+	session_on_client(s, events);
+	session_after_event(s);
+}
+
+static void
+session_server_ready(void *arg, uint32 events)
+{
+	CmSession *s = arg;
+
+	if (s->state == CM_SS_CLOSED)
+		return;
+	session_on_server(s, events);
+	session_after_event(s);
 }
 
 void
@@ -1462,52 +1518,46 @@ cm_session_routing_changed(void)
 	}
 }
 
-void
-cm_session_check_timeouts(int64 now)
+/* The deadline of the session's state passed. */
+static void
+session_timed_out(void *arg)
 {
-	dlist_mutable_iter iter;
+	CmSession *s = arg;
+	char msg[256];
 
-	dlist_foreach_modify (iter, &sessions)
+	switch (s->state)
 	{
-		CmSession *s = dlist_container(CmSession, node, iter.cur);
-		char msg[256];
-
-		if (s->deadline_ms == 0 || now < s->deadline_ms)
-			continue;
-		switch (s->state)
-		{
-			case CM_SS_TLS_START:
-			case CM_SS_TLS_HANDSHAKE:
-				ereport(LOG,
-						(errmsg("connection_manager: SSL handshake timeout for client %s",
-								s->client_addr)));
-				session_close(s);
-				break;
-			case CM_SS_STARTUP:
-			case CM_SS_AUTH:
-			case CM_SS_LOGIN:
-				ereport(LOG,
-						(errmsg("connection_manager: authentication timeout for client %s",
-								s->client_addr)));
-				session_fail(s, "08006",
-							 "canceling authentication due to timeout", NULL);
-				break;
-			case CM_SS_WAIT_TARGET:
-				session_fail(s, "57P03", "no write leader is available",
-							 no_leader_reason(cm_proxy_routing()));
-				break;
-			case CM_SS_CONNECTING:
-			case CM_SS_SERVER_SSL:
-			case CM_SS_SERVER_TLS:
-				snprintf(msg, sizeof(msg),
-						 "could not connect to server \"%s\": timeout expired",
-						 s->target.name);
-				session_fail(s, "08006", msg, NULL);
-				break;
-			default:
-				session_close(s);
-				break;
-		}
+		case CM_SS_TLS_START:
+		case CM_SS_TLS_HANDSHAKE:
+			ereport(LOG,
+					(errmsg("connection_manager: SSL handshake timeout for client %s",
+							s->client_addr)));
+			session_close(s);
+			break;
+		case CM_SS_STARTUP:
+		case CM_SS_AUTH:
+		case CM_SS_LOGIN:
+			ereport(LOG,
+					(errmsg("connection_manager: authentication timeout for client %s",
+							s->client_addr)));
+			session_fail(s, "08006", "canceling authentication due to timeout",
+						 NULL);
+			break;
+		case CM_SS_WAIT_TARGET:
+			session_fail(s, "57P03", "no write leader is available",
+						 no_leader_reason(cm_proxy_routing()));
+			break;
+		case CM_SS_CONNECTING:
+		case CM_SS_SERVER_SSL:
+		case CM_SS_SERVER_TLS:
+			snprintf(msg, sizeof(msg),
+					 "could not connect to server \"%s\": timeout expired",
+					 s->target.name);
+			session_fail(s, "08006", msg, NULL);
+			break;
+		default:
+			session_close(s);
+			break;
 	}
 }
 
