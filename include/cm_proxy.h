@@ -1,7 +1,7 @@
 /*
  * cm_proxy.h
- *		Inside a proxy worker: the sockets of sessions, client sessions
- *		and forwarded cancel requests.  Nothing here is shared between
+ *		Inside a proxy worker: client sessions and forwarded cancel
+ *		requests.  Nothing here is shared between
  *		processes; shared state lives in cm_shmem.h.
  *
  * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
@@ -14,78 +14,67 @@
 #include "cm_event.h"
 #include "cm_listener.h"
 #include "cm_shmem.h"
-
-#define CM_BUF_SIZE 16384
-
-/* One socket of a session: its watch in the loop, and TLS over it. */
-typedef struct CmEndpoint
-{
-	CmWatch watch;			/* fd -1 when closed */
-	struct CmTls *tls;		/* TLS on this socket, or NULL */
-	uint32 tls_read_wants;	/* a TLS read (or handshake) waits for this */
-	uint32 tls_write_wants; /* a TLS write waits for this */
-	bool tls_pending;		/* decrypted bytes that did not fit the buffer */
-} CmEndpoint;
-
-/*
- * Bytes flowing one way.  [start, scan) may be sent on; [scan, end) has
- * been read but not yet inspected (a message split across reads while the
- * session logs in).  Once relaying, scan follows end.
- */
-typedef struct CmBuf
-{
-	uint32 start;
-	uint32 scan;
-	uint32 end;
-	uint8 data[CM_BUF_SIZE];
-} CmBuf;
+#include "cm_stream.h"
 
 typedef enum CmSessionState
 {
-	CM_SS_STARTUP,
-	CM_SS_TLS_START, /* 'S' sent, waiting for it to leave */
-	CM_SS_TLS_HANDSHAKE,
-	/* TLS handshake with the client */ /* reading the client's first packets */ CM_SS_AUTH, /* the client proves itself to us */
-	CM_SS_WAIT_TARGET, /* no write leader yet: waiting */
-	CM_SS_CONNECTING,
-	/* connecting to the target node */ CM_SS_SERVER_SSL, /* our SSLRequest to the server, its answer */
-	CM_SS_SERVER_TLS, /* TLS handshake with the server */
-	CM_SS_LOGIN,	  /* server authenticates; until ReadyForQuery */
-	CM_SS_RELAY,	  /* bytes both ways */
-	CM_SS_CLOSING,	  /* flushing what is left, then closing */
-	CM_SS_CLOSED	  /* freed at the end of the loop turn */
+	CM_SS_STARTUP,		 /* reading the client's first packets */
+	CM_SS_TLS_START,	 /* 'S' sent, waiting for it to leave */
+	CM_SS_TLS_HANDSHAKE, /* TLS handshake with the client */
+	CM_SS_AUTH,			 /* the client proves itself to us */
+	CM_SS_WAIT_TARGET,	 /* no write leader yet: waiting */
+	CM_SS_CONNECTING,	 /* connecting to the target node */
+	CM_SS_SERVER_SSL,	 /* our SSLRequest to the server, its answer */
+	CM_SS_SERVER_TLS,	 /* TLS handshake with the server */
+	CM_SS_LOGIN,		 /* server authenticates; until ReadyForQuery */
+	CM_SS_RELAY,		 /* bytes both ways */
+	CM_SS_CLOSING,		 /* flushing what is left, then closing */
+	CM_SS_CLOSED		 /* freed at the end of the loop turn */
 } CmSessionState;
 
+struct CmSession;
+
+/* What only logging in needs: freed when the session starts relaying. */
+typedef struct CmLogin
+{
+	struct CmSession *session;
+	dlist_node pre_startup_node; /* while no startup packet came */
+	bool pre_startup;			 /* in that list */
+	bool ssl_requested;
+	bool gss_requested;
+	bool lock_confirmed; /* read-only port: server reported the lock */
+	CmTarget target;
+	struct sockaddr_storage client_sockaddr;
+	char client_addr[64];
+	char user[64];
+	char database[64];
+	struct CmAuth *auth; /* pre-authentication, then the credential */
+	void *hash_job;		 /* a password being hashed for it, or NULL */
+	uint8 *startup;		 /* the startup packet for the server */
+	uint32 startup_len;
+	uint8 *held; /* client bytes waiting for the target's login */
+	uint32 held_len;
+} CmLogin;
+
+/*
+ * A client session.  Each stream's buffer holds what was read from its
+ * socket for the other side, and our own messages for the other side go
+ * behind them: errors and authentication requests for the client into the
+ * server stream's buffer, answers for the server into the client's.
+ */
 typedef struct CmSession
 {
 	dlist_node node;
 	CmSessionState state;
 	CmPortKind port;
-	CmEndpoint client;
-	CmEndpoint server;
-	CmBuf c2s;
-	CmBuf s2c;
+	CmStream client;
+	CmStream server;
 	CmTimer timer;		/* the state's deadline; parked at "never" */
 	bool counts_client; /* holds one of clients: startup packet in */
-	bool pre_startup;	/* in the list of sessions awaiting it */
-	dlist_node pre_startup_node;
-	bool counts_server; /* holds one of rw_servers */
-	bool ssl_requested;
-	bool gss_requested;
-	bool lock_confirmed; /* read-only port: server reported the lock */
-	int slot;			 /* session slot index, -1 if none */
-	int conn_row;		 /* its row in cm_stats.h's table, -1 if none */
-	CmTarget target;
-	struct sockaddr_storage client_sockaddr;
-	char client_addr[64];
-	struct CmAuth *auth; /* pre-authentication, then the credential */
-	uint8 *startup;		 /* the startup packet for the server */
-	void *hash_job;		 /* a password being hashed for it, or NULL */
-	uint8 *held;		 /* client bytes waiting for the target's login */
-	uint32 held_len;
-	uint32 startup_len;
-	char user[64];
-	char database[64];
+	bool counts_server; /* holds one of servers */
+	int slot;			/* session slot index, -1 if none */
+	int conn_row;		/* its row in cm_stats.h's table, -1 if none */
+	CmLogin *login;		/* until the relay starts */
 } CmSession;
 
 /* A CancelRequest on its way to a server backend. */

@@ -68,11 +68,11 @@ auth_failed(CmSession *s, const char *why)
 
 	ereport(LOG,
 			(errmsg("connection_manager: password authentication failed for user \"%s\" from %s",
-					s->user, s->client_addr),
+					s->login->user, s->login->client_addr),
 			 errdetail("%s Connection matched pg_hba.conf line %d.", why,
-					   s->auth->rule_line)));
+					   s->login->auth->rule_line)));
 	snprintf(msg, sizeof(msg),
-			 "password authentication failed for user \"%s\"", s->user);
+			 "password authentication failed for user \"%s\"", s->login->user);
 	cm_session_fail(s, "28P01", msg, NULL);
 }
 
@@ -80,17 +80,18 @@ auth_failed(CmSession *s, const char *why)
 static void
 auth_load_secret(CmSession *s)
 {
-	CmAuth *a = s->auth;
+	CmAuth *a = s->login->auth;
 	char secret[512];
 	CmScramError err;
 
 	a->md5_hash[0] = '\0';
 	a->have_scram = false;
 	a->secret_digest[0] = '\0';
-	if (cm_catalog_role_secret(s->user, secret, sizeof(secret)) == CM_ROLE_FOUND)
+	if (cm_catalog_role_secret(s->login->user, secret, sizeof(secret)) ==
+		CM_ROLE_FOUND)
 	{
 		/* the target checks that its own secret is this one (cm_proof.h) */
-		(void) cm_proof_role_digest(s->user, secret, a->secret_digest,
+		(void) cm_proof_role_digest(s->login->user, secret, a->secret_digest,
 									sizeof(a->secret_digest));
 		if (cm_md5_is_hash(secret))
 			strlcpy(a->md5_hash, secret, sizeof(a->md5_hash));
@@ -102,7 +103,7 @@ auth_load_secret(CmSession *s)
 	}
 	/* no SCRAM secret: a SCRAM exchange fails as the server's would */
 	if (cm_scram_secret_mock((const uint8 *) GetMockAuthenticationNonce(),
-							 MOCK_AUTH_NONCE_LEN, s->user, &a->secret,
+							 MOCK_AUTH_NONCE_LEN, s->login->user, &a->secret,
 							 &err) == CM_SCRAM_OK)
 		a->have_scram = true;
 }
@@ -121,15 +122,15 @@ auth_start_scram(CmSession *s)
 	memcpy(mechs + len, "SCRAM-SHA-256", 14);
 	len += 14;
 	mechs[len++] = '\0';
-	s->auth->step = CM_AUTH_AWAIT_SASL_INITIAL;
+	s->login->auth->step = CM_AUTH_AWAIT_SASL_INITIAL;
 	auth_send(s, 10, mechs, len);
 }
 
 static void
 auth_done(CmSession *s, CmCredential credential)
 {
-	s->auth->credential = credential;
-	s->auth->step = CM_AUTH_DONE;
+	s->login->auth->credential = credential;
+	s->login->auth->step = CM_AUTH_DONE;
 	cm_session_authenticated(s);
 }
 
@@ -158,14 +159,15 @@ auth_check_certificate(CmSession *s, const CmHbaRule *rule, bool need_name)
 	name = rule->clientname == CM_HBA_CLIENTNAME_DN ? dn : cn;
 	if ((rule->map != NULL &&
 		 (cm_ident_current() == NULL ||
-		  cm_ident_check(cm_ident_current(), rule->map, name, s->user,
+		  cm_ident_check(cm_ident_current(), rule->map, name, s->login->user,
 						 auth_is_member, NULL, NULL, 0) != CM_IDENT_MATCH)) ||
-		(rule->map == NULL && strcmp(name, s->user) != 0))
+		(rule->map == NULL && strcmp(name, s->login->user) != 0))
 	{
 		char msg[160];
 
 		snprintf(msg, sizeof(msg),
-				 "certificate authentication failed for user \"%s\"", s->user);
+				 "certificate authentication failed for user \"%s\"",
+				 s->login->user);
 		cm_session_fail(s, "28000", msg, NULL);
 		return false;
 	}
@@ -190,17 +192,17 @@ cm_auth_begin(CmSession *s)
 	int index = -1;
 	char msg[512];
 
-	s->auth = calloc(1, sizeof(CmAuth));
-	if (s->auth == NULL)
+	s->login->auth = calloc(1, sizeof(CmAuth));
+	if (s->login->auth == NULL)
 	{
 		cm_session_fail(s, "53200", "out of memory", NULL);
 		return;
 	}
 	memset(&conn, 0, sizeof(conn));
-	conn.addr = (const struct sockaddr *) &s->client_sockaddr;
+	conn.addr = (const struct sockaddr *) &s->login->client_sockaddr;
 	conn.ssl = s->client.tls != NULL;
-	conn.role = s->user;
-	conn.database = s->database;
+	conn.role = s->login->user;
+	conn.database = s->login->database;
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.is_member = auth_is_member;
 	ctx.interfaces = cm_hba_interfaces(&ctx.ninterfaces);
@@ -211,28 +213,29 @@ cm_auth_begin(CmSession *s)
 		if (match == CM_HBA_MATCH_ERROR)
 			ereport(LOG,
 					(errmsg("connection_manager: refusing %s: pg_hba.conf could not be matched",
-							s->client_addr),
+							s->login->client_addr),
 					 errdetail("%s", hba ? "A role membership lookup failed; a rule that names a group is never skipped on a failed lookup."
 										 : "No pg_hba.conf is loaded.")));
 		else if (match == CM_HBA_MATCH_SKIPPED)
 			ereport(LOG,
 					(errmsg("connection_manager: refusing %s: the matching pg_hba.conf rule at line %d cannot be honoured",
-							s->client_addr, hba->rules[index].line),
+							s->login->client_addr, hba->rules[index].line),
 					 errdetail("%s", cm_hba_skip_reason(&hba->rules[index]))));
 		if (match == CM_HBA_MATCH_ERROR && hba != NULL)
 			snprintf(msg, sizeof(msg),
 					 "could not match pg_hba.conf for host \"%s\", user \"%s\", database \"%s\": a role membership lookup failed",
-					 s->client_addr, s->user, s->database);
+					 s->login->client_addr, s->login->user, s->login->database);
 		else
 			snprintf(msg, sizeof(msg),
 					 "no pg_hba.conf entry for host \"%s\", user \"%s\", database \"%s\", %s",
-					 s->client_addr, s->user, s->database, encryption_name(s));
+					 s->login->client_addr, s->login->user, s->login->database,
+					 encryption_name(s));
 		cm_session_fail(s, "28000", msg, NULL);
 		return;
 	}
 	rule = &hba->rules[index];
-	s->auth->method = rule->method;
-	s->auth->rule_line = rule->line;
+	s->login->auth->method = rule->method;
+	s->login->auth->rule_line = rule->line;
 
 	/*
 	 * As on the server: "trust" and "cert" lines for an address in
@@ -241,11 +244,11 @@ cm_auth_begin(CmSession *s)
 	 */
 	if ((rule->method == CM_HBA_METHOD_TRUST ||
 		 rule->method == CM_HBA_METHOD_CERT) &&
-		cm_proof_required_from(&s->client_sockaddr))
+		cm_proof_required_from(&s->login->client_sockaddr))
 	{
 		ereport(LOG,
 				(errmsg("connection_manager: refusing %s: pg_hba.conf line %d admits this address by \"%s\" for connection managers only",
-						s->client_addr, rule->line,
+						s->login->client_addr, rule->line,
 						rule->method == CM_HBA_METHOD_TRUST ? "trust" : "cert"),
 				 errdetail(
 					 "The address is in connection_manager.proof_required_from.")));
@@ -267,7 +270,8 @@ cm_auth_begin(CmSession *s)
 		case CM_HBA_METHOD_REJECT:
 			snprintf(msg, sizeof(msg),
 					 "pg_hba.conf rejects connection for host \"%s\", user \"%s\", database \"%s\", %s",
-					 s->client_addr, s->user, s->database, encryption_name(s));
+					 s->login->client_addr, s->login->user, s->login->database,
+					 encryption_name(s));
 			cm_session_fail(s, "28000", msg, NULL);
 			return;
 		case CM_HBA_METHOD_TRUST:
@@ -279,7 +283,7 @@ cm_auth_begin(CmSession *s)
 			return;
 		case CM_HBA_METHOD_PASSWORD:
 			auth_load_secret(s);
-			s->auth->step = CM_AUTH_AWAIT_PASSWORD;
+			s->login->auth->step = CM_AUTH_AWAIT_PASSWORD;
 			auth_send(s, 3, NULL, 0);
 			return;
 		case CM_HBA_METHOD_MD5:
@@ -288,20 +292,20 @@ cm_auth_begin(CmSession *s)
 			 * roles without a secret whichever password_encryption says, so
 			 * that those look like any role.
 			 */
-			if (s->auth->md5_hash[0] == '\0' &&
-				(!s->auth->secret.mock ||
+			if (s->login->auth->md5_hash[0] == '\0' &&
+				(!s->login->auth->secret.mock ||
 				 Password_encryption != PASSWORD_TYPE_MD5))
 			{
 				auth_start_scram(s);
 				return;
 			}
-			if (!pg_strong_random(s->auth->md5_salt, 4))
+			if (!pg_strong_random(s->login->auth->md5_salt, 4))
 			{
 				cm_session_fail(s, "XX000", "could not generate a salt", NULL);
 				return;
 			}
-			s->auth->step = CM_AUTH_AWAIT_MD5;
-			auth_send(s, 5, s->auth->md5_salt, 4);
+			s->login->auth->step = CM_AUTH_AWAIT_MD5;
+			auth_send(s, 5, s->login->auth->md5_salt, 4);
 			return;
 		case CM_HBA_METHOD_SCRAM:
 			auth_load_secret(s);
@@ -318,7 +322,7 @@ cm_auth_begin(CmSession *s)
 static void
 auth_password(CmSession *s, const char *body, uint32 len)
 {
-	CmAuth *a = s->auth;
+	CmAuth *a = s->login->auth;
 	bool ok = false;
 	CmScramError err;
 
@@ -335,7 +339,8 @@ auth_password(CmSession *s, const char *body, uint32 len)
 	}
 	strlcpy(a->password, body, sizeof(a->password));
 	if (a->md5_hash[0])
-		ok = cm_md5_verify_password(a->md5_hash, s->user, body) == CM_MD5_OK;
+		ok = cm_md5_verify_password(a->md5_hash, s->login->user, body) ==
+			 CM_MD5_OK;
 	else if (a->have_scram)
 	{
 		/* PBKDF2 runs on the hashing thread; mock secrets too, for timing */ switch (
@@ -371,7 +376,7 @@ auth_password(CmSession *s, const char *body, uint32 len)
 void
 cm_auth_password_hashed(CmSession *s, const uint8 *salted)
 {
-	CmAuth *a = s->auth;
+	CmAuth *a = s->login->auth;
 	uint8 stored[CM_SCRAM_KEY_LEN];
 	uint8 server[CM_SCRAM_KEY_LEN];
 	bool ok;
@@ -400,9 +405,9 @@ auth_md5(CmSession *s, const char *body, uint32 len)
 		cm_session_fail(s, "08P01", "invalid password packet", NULL);
 		return;
 	}
-	if (s->auth->md5_hash[0] == '\0' ||
-		cm_md5_verify_response(s->auth->md5_hash, s->auth->md5_salt, body,
-							   len - 1) != CM_MD5_OK)
+	if (s->login->auth->md5_hash[0] == '\0' ||
+		cm_md5_verify_response(s->login->auth->md5_hash, s->login->auth->md5_salt,
+							   body, len - 1) != CM_MD5_OK)
 	{
 		auth_failed(s, "Password does not match for user.");
 		return;
@@ -424,7 +429,7 @@ auth_sasl_failed(CmSession *s, const CmScramError *err)
 static void
 auth_sasl_initial(CmSession *s, const uint8 *body, uint32 len)
 {
-	CmAuth *a = s->auth;
+	CmAuth *a = s->login->auth;
 	const char *mech = (const char *) body;
 	const uint8 *nul = memchr(body, '\0', len);
 	uint32 datalen;
@@ -484,7 +489,7 @@ auth_sasl_initial(CmSession *s, const uint8 *body, uint32 len)
 static void
 auth_sasl_response(CmSession *s, const uint8 *body, uint32 len)
 {
-	CmAuth *a = s->auth;
+	CmAuth *a = s->login->auth;
 	const char *out;
 	size_t outlen;
 	CmScramError err;
@@ -499,7 +504,7 @@ auth_sasl_response(CmSession *s, const uint8 *body, uint32 len)
 	auth_send(s, 12, out, outlen);
 	if (s->state == CM_SS_CLOSED || s->state == CM_SS_CLOSING)
 		return;
-	s->auth->have_client_key = true;
+	s->login->auth->have_client_key = true;
 	auth_done(s, CM_CRED_SCRAM);
 }
 
@@ -507,17 +512,18 @@ auth_sasl_response(CmSession *s, const uint8 *body, uint32 len)
 void
 cm_auth_client_data(CmSession *s)
 {
-	CmBuf *b =
-		&s->c2s; /* bytes that come while a password is hashed wait for the answer */
-	while (s->state == CM_SS_AUTH && b->start < b->end &&
-		   s->auth->step != CM_AUTH_HASHING)
+	/* bytes that come while a password is hashed wait for the answer */
+	while (s->state == CM_SS_AUTH && s->login->auth->step != CM_AUTH_HASHING)
 	{
 		char type;
 		uint32 total;
-		const uint8 *msg = b->data + b->start;
+		uint32 avail;
+		const uint8 *msg = cm_stream_unscanned(&s->client, &avail);
 
-		switch (cm_proto_parse_header(msg, b->end - b->start,
-									  CM_AUTH_MESSAGE_MAX, &type, &total))
+		if (avail == 0)
+			return;
+		switch (cm_proto_parse_header(msg, avail, CM_AUTH_MESSAGE_MAX, &type,
+									  &total))
 		{
 			case CM_HEADER_NEED_MORE:
 				return;
@@ -529,10 +535,8 @@ cm_auth_client_data(CmSession *s)
 			case CM_HEADER_OK:
 				break;
 		}
-		if (b->end - b->start < total)
+		if (avail < total)
 			return;
-		b->start += total;
-		b->scan = b->start;
 		if (type != 'p')
 		{
 			char m[96];
@@ -543,7 +547,7 @@ cm_auth_client_data(CmSession *s)
 			cm_session_fail(s, "08P01", m, NULL);
 			return;
 		}
-		switch (s->auth->step)
+		switch (s->login->auth->step)
 		{
 			case CM_AUTH_AWAIT_PASSWORD:
 				auth_password(s, (const char *) msg + 5, total - 5);
@@ -561,21 +565,21 @@ cm_auth_client_data(CmSession *s)
 			case CM_AUTH_DONE:
 				break;
 		}
+		/* handled in place, then taken off the front */
+		cm_stream_consume(&s->client, total);
 	}
-	if (b->start == b->end)
-		b->start = b->scan = b->end = 0;
 }
 
 void
 cm_auth_free(CmSession *s)
 {
-	if (s->auth == NULL)
+	if (s->login->auth == NULL)
 		return;
-	if (s->auth->scram_server)
-		cm_scram_server_free(s->auth->scram_server);
-	if (s->auth->scram_client)
-		cm_scram_client_free(s->auth->scram_client);
-	explicit_bzero(s->auth, sizeof(CmAuth));
-	free(s->auth);
-	s->auth = NULL;
+	if (s->login->auth->scram_server)
+		cm_scram_server_free(s->login->auth->scram_server);
+	if (s->login->auth->scram_client)
+		cm_scram_client_free(s->login->auth->scram_client);
+	explicit_bzero(s->login->auth, sizeof(CmAuth));
+	free(s->login->auth);
+	s->login->auth = NULL;
 }

@@ -132,7 +132,7 @@ cm_hash_submit(CmSession *s, const char *password, const CmScramSecret *secret)
 	queued++;
 	pthread_cond_signal(&wake);
 	pthread_mutex_unlock(&lock);
-	s->hash_job = job;
+	s->login->hash_job = job;
 	return CM_HASH_QUEUED;
 }
 
@@ -140,12 +140,12 @@ cm_hash_submit(CmSession *s, const char *password, const CmScramSecret *secret)
 void
 cm_hash_forget(CmSession *s)
 {
-	if (s->hash_job == NULL)
+	if (s->login == NULL || s->login->hash_job == NULL)
 		return;
 	pthread_mutex_lock(&lock);
-	((CmHashJob *) s->hash_job)->owner = NULL;
+	((CmHashJob *) s->login->hash_job)->owner = NULL;
 	pthread_mutex_unlock(&lock);
-	s->hash_job = NULL;
+	s->login->hash_job = NULL;
 }
 
 /* Hands finished jobs to their sessions; called when the eventfd fires. */
@@ -174,7 +174,7 @@ hash_collect(void *arg, uint32 events)
 			&job->node); /* a session that already failed (timeout, protocol) gets nothing */
 		if (s != NULL && s->state == CM_SS_AUTH)
 		{
-			s->hash_job = NULL;
+			s->login->hash_job = NULL;
 			cm_auth_password_hashed(s, job->ok ? job->salted : NULL);
 		}
 		explicit_bzero(job, sizeof(*job));

@@ -43,7 +43,7 @@ login_fail(CmSession *s, const char *message, const char *detail)
 {
 	ereport(LOG,
 			(errmsg("connection_manager: could not log into \"%s\" as \"%s\": %s",
-					s->target.name, s->user, message),
+					s->login->target.name, s->login->user, message),
 			 detail ? errdetail("%s", detail) : 0));
 	cm_session_fail(s, "28000", message, detail);
 	return false;
@@ -60,7 +60,7 @@ login_no_password(CmSession *s)
 static bool
 login_target_is_loopback(CmSession *s)
 {
-	const struct sockaddr_storage *a = &s->target.addr;
+	const struct sockaddr_storage *a = &s->login->target.addr;
 
 	if (a->ss_family == AF_INET)
 		return (ntohl(((const struct sockaddr_in *) a)->sin_addr.s_addr) >>
@@ -81,7 +81,7 @@ cm_login_note_plaintext(CmSession *s, const char *what)
 	warned = true;
 	ereport(WARNING,
 			(errmsg("connection_manager: %s go to node \"%s\" without SSL",
-					what, s->target.name),
+					what, s->login->target.name),
 			 errdetail("Anyone on the network between the nodes can read them: a proof can be replayed to that node within %d seconds, an md5 hash logs in as its role for good.",
 					   CM_PROOF_WINDOW_SECONDS),
 			 errhint(
@@ -91,7 +91,7 @@ cm_login_note_plaintext(CmSession *s, const char *what)
 static bool
 login_sasl_begin(CmSession *s, const uint8 *mechs, uint32 len)
 {
-	CmAuth *a = s->auth;
+	CmAuth *a = s->login->auth;
 	CmScramClientConfig config;
 	uint8 random[CM_LOGIN_NONCE_BYTES];
 	const char *out;
@@ -161,7 +161,7 @@ login_sasl_begin(CmSession *s, const uint8 *mechs, uint32 len)
 static bool
 login_sasl_step(CmSession *s, const uint8 *data, uint32 len, bool final)
 {
-	CmAuth *a = s->auth;
+	CmAuth *a = s->login->auth;
 	const char *out = NULL;
 	size_t outlen = 0;
 	CmScramError err;
@@ -185,7 +185,7 @@ login_sasl_step(CmSession *s, const uint8 *data, uint32 len, bool final)
 bool
 cm_login_answer(CmSession *s, const uint8 *msg, uint32 total)
 {
-	CmAuth *a = s->auth;
+	CmAuth *a = s->login->auth;
 	uint32 code;
 	char response[CM_MD5_HASH_LEN + 1];
 
@@ -218,7 +218,7 @@ cm_login_answer(CmSession *s, const uint8 *msg, uint32 total)
 			{
 				char stored[CM_MD5_HASH_LEN + 1];
 
-				if (!cm_md5_hash_password(a->password, s->user, stored) ||
+				if (!cm_md5_hash_password(a->password, s->login->user, stored) ||
 					cm_md5_salted_response(stored, msg + 9, response) !=
 						CM_MD5_OK)
 					return login_fail(s, "md5 is not available", NULL);

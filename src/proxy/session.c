@@ -17,7 +17,6 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <sys/epoll.h>
 #include <unistd.h>
 
 #include "common/pg_prng.h"
@@ -36,9 +35,10 @@
 #include "cm_shmem.h"
 #include "cm_sock.h"
 #include "cm_stats.h"
+#include "cm_stream.h"
 
 /* The longest message a server may send us while logging in. */
-#define CM_LOGIN_MESSAGE_MAX CM_BUF_SIZE
+#define CM_LOGIN_MESSAGE_MAX CM_STREAM_BUF_SIZE
 /* How long what is left may take to drain once a session closes. */
 #define CM_CLOSING_GRACE_MS 2000
 
@@ -56,7 +56,8 @@ static void session_timed_out(void *arg);
 static void session_tls_begin(CmSession *s, const uint8 *prefix, size_t len);
 static void session_route(CmSession *s);
 static void session_begin_login(CmSession *s);
-static void session_queue(CmSession *s, CmBuf *b, const uint8 *msg, size_t len);
+static void
+session_queue(CmSession *s, CmStream *st, const void *msg, size_t len);
 
 static void session_connect(CmSession *s);
 
@@ -93,8 +94,9 @@ slot_acquire(CmSession *s)
 		slot->in_use = true;
 		slot->server_key_known = false;
 		slot->client_key = key;
-		memcpy(&slot->server_addr, &s->target.addr, s->target.addrlen);
-		slot->server_addrlen = s->target.addrlen;
+		memcpy(&slot->server_addr, &s->login->target.addr,
+			   s->login->target.addrlen);
+		slot->server_addrlen = s->login->target.addrlen;
 		SpinLockRelease(&slot->mutex);
 		s->slot = idx;
 		next_free_slot_hint = (idx - base + 1) % per;
@@ -136,161 +138,37 @@ session_no_deadline(CmSession *s)
 	(void) cm_timer_set(&s->timer, CM_TIMER_NEVER);
 }
 
-/* Closes one socket of a session; close() takes it out of the loop too. */
-static void
-endpoint_close(CmEndpoint *ep)
-{
-	if (ep->tls)
-		cm_tls_free(ep->tls);
-	ep->tls = NULL;
-	ep->tls_read_wants = ep->tls_write_wants = 0;
-	ep->tls_pending = false;
-	if (ep->watch.fd >= 0)
-	{
-		cm_watch_forget(&ep->watch);
-		close(ep->watch.fd);
-	}
-	ep->watch.fd = -1;
-}
-
-static void
-buf_reset_if_empty(CmBuf *b)
-{
-	if (b->start == b->end)
-		b->start = b->scan = b->end = 0;
-}
-
-/* Moves unsent bytes to the front so that reads have room. */
-static void
-buf_compact(CmBuf *b)
-{
-	if (b->start == 0)
-		return;
-	memmove(b->data, b->data + b->start, b->end - b->start);
-	b->scan -= b->start;
-	b->end -= b->start;
-	b->start = 0;
-}
-
-static bool
-buf_has_room(const CmBuf *b)
-{
-	/* a read compacts first, so room at the front counts too */
-	return b->end < CM_BUF_SIZE || b->start > 0;
-}
-
-static bool
-buf_has_output(const CmBuf *b)
-{
-	return b->start < b->scan;
-}
-
-/*
- * TLS reads decrypt whole records: what a record held beyond the room we
- * gave is kept by OpenSSL, where epoll cannot see it.  So a TLS read loops
- * while such bytes remain and the buffer has room, and notes when they do
- * not fit (tls_pending) so that the session reads again once it drains.
- */
-static bool
-buf_read_tls(CmBuf *b, CmEndpoint *ep)
-{
-	for (;;)
-	{
-		CmTlsStatus st;
-		ssize_t n;
-
-		if (b->end == CM_BUF_SIZE)
-			buf_compact(b);
-		if (b->end == CM_BUF_SIZE)
-		{
-			ep->tls_pending = cm_tls_pending(ep->tls);
-			return true;
-		}
-		n = cm_tls_read(ep->tls, b->data + b->end, CM_BUF_SIZE - b->end, &st);
-		ep->tls_read_wants = 0;
-		ep->tls_pending = false;
-		if (n > 0)
-		{
-			b->end += (uint32) n;
-			if (cm_tls_pending(ep->tls))
-				continue;
-			return true;
-		}
-		if (st == CM_TLS_WANT_READ)
-			return true;
-		if (st == CM_TLS_WANT_WRITE)
-		{
-			ep->tls_read_wants = EPOLLOUT;
-			return true;
-		}
-		return false;
-	}
-}
-
-/* Reads what the socket has; false on EOF or a hard error. */
-static bool
-buf_read(CmBuf *b, CmEndpoint *ep)
-{
-	ssize_t n;
-
-	if (ep->tls)
-		return buf_read_tls(b, ep);
-	if (b->end == CM_BUF_SIZE)
-		buf_compact(b);
-	if (b->end == CM_BUF_SIZE)
-		return true;
-	n = recv(ep->watch.fd, b->data + b->end, CM_BUF_SIZE - b->end, 0);
-	if (n > 0)
-	{
-		b->end += (uint32) n;
-		return true;
-	}
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-		return true;
-	return false;
-}
-
-/* Writes what is ready to go; false on a hard error. */
-static bool
-buf_write(CmBuf *b, CmEndpoint *ep)
-{
-	ssize_t n;
-
-	if (!buf_has_output(b))
-		return true;
-	if (ep->tls)
-	{
-		CmTlsStatus st;
-
-		n = cm_tls_write(ep->tls, b->data + b->start, b->scan - b->start, &st);
-		ep->tls_write_wants = 0;
-		if (n < 0)
-		{
-			if (st == CM_TLS_WANT_READ)
-				ep->tls_write_wants = EPOLLIN;
-			return st == CM_TLS_WANT_READ || st == CM_TLS_WANT_WRITE;
-		}
-	}
-	else
-	{
-		n = send(ep->watch.fd, b->data + b->start, b->scan - b->start,
-				 MSG_NOSIGNAL);
-		if (n < 0)
-			return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
-	}
-	b->start += (uint32) n;
-	buf_reset_if_empty(b);
-	return true;
-}
-
 static void
 session_startup_done(CmSession *s)
 {
-	if (!s->pre_startup)
+	if (s->login == NULL || !s->login->pre_startup)
 		return;
-	dlist_delete(&s->pre_startup_node);
+	dlist_delete(&s->login->pre_startup_node);
 	pre_startup_count--;
-	s->pre_startup = false;
+	s->login->pre_startup = false;
+}
+
+/*
+ * What only logging in needs goes once the session relays (or closes):
+ * an idle relaying session keeps its two streams and little else.
+ */
+static void
+session_login_end(CmSession *s)
+{
+	CmLogin *l = s->login;
+
+	if (l == NULL)
+		return;
+	session_startup_done(s);
+	cm_hash_forget(s);
+	cm_auth_free(s);
+	free(l->startup);
+	if (l->held != NULL)
+		explicit_bzero(l->held, l->held_len);
+	free(l->held);
+	explicit_bzero(l, sizeof(*l));
+	free(l);
+	s->login = NULL;
 }
 
 static void
@@ -299,8 +177,8 @@ session_close(CmSession *s)
 	if (s->state == CM_SS_CLOSED)
 		return;
 	cm_conn_close(s);
-	endpoint_close(&s->client);
-	endpoint_close(&s->server);
+	cm_stream_close(&s->client);
+	cm_stream_close(&s->server);
 	cm_timer_cancel(&s->timer);
 	if (s->counts_server)
 		pg_atomic_fetch_sub_u32(servers_counter(s), 1);
@@ -308,17 +186,29 @@ session_close(CmSession *s)
 	if (s->counts_client)
 		pg_atomic_fetch_sub_u32(clients_counter(s), 1);
 	s->counts_client = false;
-	session_startup_done(s);
 	slot_release(s);
-	cm_hash_forget(s);
-	cm_auth_free(s);
-	free(s->startup);
-	s->startup = NULL;
-	free(s->held);
-	s->held = NULL;
+	session_login_end(s);
 	s->state = CM_SS_CLOSED;
 	dlist_delete(&s->node);
 	dlist_push_tail(&closed_sessions, &s->node);
+}
+
+/*
+ * Queues a FATAL error for the client, behind what the server side's
+ * buffer holds for it; false when it does not fit.
+ */
+static bool
+session_queue_error(CmSession *s, const char *sqlstate, const char *message,
+					const char *detail)
+{
+	size_t room;
+	uint8 *at = cm_stream_reserve(&s->server, &room);
+	size_t n = at ? cm_proto_build_error(at, room, "FATAL", sqlstate, message,
+										 detail, NULL)
+				  : 0;
+
+	cm_stream_commit(&s->server, n);
+	return n > 0;
 }
 
 /*
@@ -331,28 +221,22 @@ static void
 session_fail(CmSession *s, const char *sqlstate, const char *message,
 			 const char *detail)
 {
-	size_t n;
-
 	cm_conn_failed(s, sqlstate, message);
 	cm_hash_forget(s);
-	endpoint_close(&s->server);
+	cm_stream_close(&s->server);
 	if (s->state == CM_SS_RELAY || s->client.watch.fd < 0)
 	{
 		session_close(s);
 		return;
 	}
-	s->s2c.end = s->s2c.scan;
-	buf_compact(&s->s2c);
-	n = cm_proto_build_error(s->s2c.data + s->s2c.end, CM_BUF_SIZE - s->s2c.end,
-							 "FATAL", sqlstate, message, detail, NULL);
-	if (n == 0)
+	/* the error goes behind what the client may see of the server's */
+	cm_stream_drop_unscanned(&s->server);
+	if (!session_queue_error(s, sqlstate, message, detail))
 	{
 		session_close(s);
 		return;
 	}
-	s->s2c.end += (uint32) n;
-	s->s2c.scan = s->s2c.end;
-	s->c2s.start = s->c2s.scan = s->c2s.end = 0;
+	cm_stream_clear(&s->client);
 	s->state = CM_SS_CLOSING;
 	session_deadline_after(s, CM_CLOSING_GRACE_MS);
 	session_update_interest(s);
@@ -362,10 +246,10 @@ session_fail(CmSession *s, const char *sqlstate, const char *message,
 static void
 session_drain_and_close(CmSession *s)
 {
-	s->c2s.scan = s->c2s.end;
-	s->s2c.scan = s->s2c.end;
-	if ((s->server.watch.fd >= 0 && buf_has_output(&s->c2s)) ||
-		(s->client.watch.fd >= 0 && buf_has_output(&s->s2c)))
+	(void) cm_stream_pass_all(&s->client);
+	(void) cm_stream_pass_all(&s->server);
+	if ((s->server.watch.fd >= 0 && cm_stream_has_output(&s->client)) ||
+		(s->client.watch.fd >= 0 && cm_stream_has_output(&s->server)))
 	{
 		s->state = CM_SS_CLOSING;
 		session_deadline_after(s, CM_CLOSING_GRACE_MS);
@@ -386,38 +270,31 @@ session_update_interest(CmSession *s)
 		return;
 	reading = s->state == CM_SS_STARTUP || s->state == CM_SS_AUTH ||
 			  s->state == CM_SS_RELAY;
-	if (reading && buf_has_room(&s->c2s))
-		client |= EPOLLIN;
-	if (buf_has_output(&s->s2c))
-		client |= EPOLLOUT;
-	if (s->state == CM_SS_TLS_HANDSHAKE)
-		client = s->client.tls_read_wants;
-	else
-		client |= s->client.tls_read_wants | s->client.tls_write_wants;
+	if (reading && cm_stream_has_room(&s->client))
+		client |= CM_EV_READ;
+	if (cm_stream_has_output(&s->server))
+		client |= CM_EV_WRITE;
 	if ((s->state == CM_SS_LOGIN || s->state == CM_SS_RELAY) &&
-		buf_has_room(&s->s2c))
-		server |= EPOLLIN;
-	if (s->state == CM_SS_CONNECTING || buf_has_output(&s->c2s))
-		server |= EPOLLOUT;
-	if (s->state == CM_SS_SERVER_SSL && !buf_has_output(&s->c2s))
-		server |= EPOLLIN;
+		cm_stream_has_room(&s->server))
+		server |= CM_EV_READ;
+	if (s->state == CM_SS_CONNECTING || cm_stream_has_output(&s->client))
+		server |= CM_EV_WRITE;
+	if (s->state == CM_SS_SERVER_SSL && !cm_stream_has_output(&s->client))
+		server |= CM_EV_READ;
+	/* a handshake waits for what it said it waits for, nothing else */
+	if (s->state == CM_SS_TLS_HANDSHAKE)
+		client = 0;
 	if (s->state == CM_SS_SERVER_TLS)
-		server = s->server.tls_read_wants;
-	else
-		server |= s->server.tls_read_wants | s->server.tls_write_wants;
+		server = 0;
 
-	if (s->state == CM_SS_CLOSING && !buf_has_output(&s->s2c) &&
-		!buf_has_output(&s->c2s))
+	if (s->state == CM_SS_CLOSING && !cm_stream_has_output(&s->server) &&
+		!cm_stream_has_output(&s->client))
 	{
 		session_close(s);
 		return;
 	}
-	if (s->client.watch.fd >= 0 && !cm_watch_set(&s->client.watch, client))
-	{
-		session_close(s);
-		return;
-	}
-	if (s->server.watch.fd >= 0 && !cm_watch_set(&s->server.watch, server))
+	if (!cm_stream_watch(&s->client, client) ||
+		!cm_stream_watch(&s->server, server))
 		session_close(s);
 }
 
@@ -425,35 +302,41 @@ void
 cm_session_accept(int fd, CmPortKind port, const struct sockaddr_storage *addr)
 {
 	CmSession *s;
+	CmLogin *l;
 
 	s = calloc(1, sizeof(CmSession));
-	if (s == NULL)
+	l = s ? calloc(1, sizeof(CmLogin)) : NULL;
+	if (l == NULL)
 	{
+		free(s);
 		close(fd);
 		return;
 	}
 	s->port = port;
 	s->slot = -1;
-	cm_watch_init(&s->client.watch, fd, session_client_ready, s);
-	cm_watch_init(&s->server.watch, -1, session_server_ready, s);
+	s->login = l;
+	cm_stream_init(&s->client, fd, session_client_ready, s);
+	cm_stream_init(&s->server, -1, session_server_ready, s);
 	cm_timer_init(&s->timer, session_timed_out, s);
 	/* armed for good: moving it later never needs memory */
 	if (!cm_timer_set(&s->timer,
 					  cm_now_ms() + (int64) AuthenticationTimeout * 1000))
 	{
 		close(fd);
+		free(l);
 		free(s);
 		return;
 	}
 	s->state = CM_SS_STARTUP;
-	memcpy(&s->client_sockaddr, addr, sizeof(*addr));
-	if (getnameinfo((const struct sockaddr *) addr, sizeof(*addr), s->client_addr,
-					sizeof(s->client_addr), NULL, 0, NI_NUMERICHOST) != 0)
-		strlcpy(s->client_addr, "?", sizeof(s->client_addr));
+	memcpy(&l->client_sockaddr, addr, sizeof(*addr));
+	if (getnameinfo((const struct sockaddr *) addr, sizeof(*addr), l->client_addr,
+					sizeof(l->client_addr), NULL, 0, NI_NUMERICHOST) != 0)
+		strlcpy(l->client_addr, "?", sizeof(l->client_addr));
 
 	cm_conn_open(s);
-	s->pre_startup = true;
-	dlist_push_tail(&pre_startup, &s->pre_startup_node);
+	l->session = s;
+	l->pre_startup = true;
+	dlist_push_tail(&pre_startup, &l->pre_startup_node);
 	pre_startup_count++;
 	dlist_push_tail(&sessions, &s->node);
 	session_update_interest(s);
@@ -473,23 +356,14 @@ bool
 cm_session_evict_pre_startup(void)
 {
 	CmSession *s;
-	size_t n;
 
 	if (dlist_is_empty(&pre_startup))
 		return false;
-	s = dlist_head_element(CmSession, pre_startup_node, &pre_startup);
-	if (s->state == CM_SS_STARTUP && s->client.tls == NULL)
-	{
-		buf_compact(&s->s2c);
-		n = cm_proto_build_error(s->s2c.data + s->s2c.end,
-								 CM_BUF_SIZE - s->s2c.end, "FATAL", "53300",
-								 "sorry, too many clients already",
-								 "The connection manager closed the oldest of too many connections that had not sent a startup packet.",
-								 NULL);
-		s->s2c.end += (uint32) n;
-		s->s2c.scan = s->s2c.end;
-		(void) buf_write(&s->s2c, &s->client);
-	}
+	s = dlist_head_element(CmLogin, pre_startup_node, &pre_startup)->session;
+	if (s->state == CM_SS_STARTUP && s->client.tls == NULL &&
+		session_queue_error(s, "53300", "sorry, too many clients already",
+							"The connection manager closed the oldest of too many connections that had not sent a startup packet."))
+		(void) cm_stream_forward(&s->server, &s->client);
 	session_close(s);
 	return true;
 }
@@ -521,7 +395,6 @@ session_rewrite_startup(CmSession *s, const CmFirstPacket *pkt)
 	uint8 out[CM_PROTO_MAX_STARTUP_LEN + 64];
 	int n = 0;
 	size_t len;
-	uint32 rest = s->c2s.end - s->c2s.start - pkt->length;
 
 	for (int i = 0; i < pkt->nparams; i++)
 	{
@@ -538,15 +411,13 @@ session_rewrite_startup(CmSession *s, const CmFirstPacket *pkt)
 	len = cm_proto_build_startup(out, sizeof(out), pkt->version, params, n);
 	if (len == 0 || len > CM_PROTO_MAX_STARTUP_LEN)
 		return false;
-	s->startup = malloc(len);
-	if (s->startup == NULL)
+	s->login->startup = malloc(len);
+	if (s->login->startup == NULL)
 		return false;
-	memcpy(s->startup, out, len);
-	s->startup_len = (uint32) len;
+	memcpy(s->login->startup, out, len);
+	s->login->startup_len = (uint32) len;
 	/* what the client sent after its startup packet is authentication */
-	memmove(s->c2s.data, s->c2s.data + s->c2s.start + pkt->length, rest);
-	s->c2s.start = s->c2s.scan = 0;
-	s->c2s.end = rest;
+	cm_stream_consume(&s->client, pkt->length);
 	return true;
 }
 
@@ -554,12 +425,15 @@ session_rewrite_startup(CmSession *s, const CmFirstPacket *pkt)
 static void
 session_release_held(CmSession *s)
 {
-	if (s->held == NULL)
+	CmLogin *l = s->login;
+
+	if (l->held == NULL)
 		return;
-	session_queue(s, &s->c2s, s->held, s->held_len);
-	free(s->held);
-	s->held = NULL;
-	s->held_len = 0;
+	session_queue(s, &s->client, l->held, l->held_len);
+	explicit_bzero(l->held, l->held_len);
+	free(l->held);
+	l->held = NULL;
+	l->held_len = 0;
 }
 
 static int
@@ -584,21 +458,22 @@ session_proof(CmSession *s, char *token, size_t len)
 	bool verified = false;
 
 	memset(&c, 0, sizeof(c));
-	if (!cm_proof_addr_text((const struct sockaddr *) &s->target.addr,
+	if (!cm_proof_addr_text((const struct sockaddr *) &s->login->target.addr,
 							c.target_addr, sizeof(c.target_addr)) ||
-		!cm_proof_addr_text((const struct sockaddr *) &s->client_sockaddr,
+		!cm_proof_addr_text((const struct sockaddr *) &s->login->client_sockaddr,
 							c.client_addr, sizeof(c.client_addr)))
 		return false;
-	c.target_port = sockaddr_port(&s->target.addr);
-	c.client_port = sockaddr_port(&s->client_sockaddr);
+	c.target_port = sockaddr_port(&s->login->target.addr);
+	c.client_port = sockaddr_port(&s->login->client_sockaddr);
 	c.tls = s->client.tls != NULL;
 	/* what the client proved, and against which role secret */
-	if (s->auth != NULL && s->auth->credential != CM_CRED_NONE &&
-		s->auth->secret_digest[0] != '\0')
+	if (s->login->auth != NULL && s->login->auth->credential != CM_CRED_NONE &&
+		s->login->auth->secret_digest[0] != '\0')
 	{
-		c.password = s->auth->credential == CM_CRED_MD5 ? CM_PROOF_PW_MD5
-														: CM_PROOF_PW_PROVEN;
-		strlcpy(c.secret_digest, s->auth->secret_digest,
+		c.password = s->login->auth->credential == CM_CRED_MD5
+						 ? CM_PROOF_PW_MD5
+						 : CM_PROOF_PW_PROVEN;
+		strlcpy(c.secret_digest, s->login->auth->secret_digest,
 				sizeof(c.secret_digest));
 	}
 	if (c.tls &&
@@ -608,26 +483,28 @@ session_proof(CmSession *s, char *token, size_t len)
 		c.cert = true;
 	else
 		c.cert_cn[0] = c.cert_dn[0] = '\0';
-	return cm_proof_make(s->user, s->database, &c, token, len);
+	return cm_proof_make(s->login->user, s->login->database, &c, token, len);
 }
 
 /* The startup packet goes first to the server, ahead of anything else. */
 static bool
 session_queue_startup(CmSession *s)
 {
-	CmBuf *b = &s->c2s;
-	uint32 pending = b->end - b->start;
+	CmLogin *l = s->login;
+	uint32 pending = cm_stream_buffered(&s->client);
 	char token[CM_PROOF_TOKEN_SIZE];
-	uint32 len = s->startup_len;
+	uint32 len = l->startup_len;
 	size_t plen = sizeof(CM_PROOF_SETTING);
 	size_t tlen;
+	size_t room;
+	uint8 *out;
 
 	/*
 	 * The proof that a connection manager opened this connection, with the
 	 * client's real address, goes last: the packet's own terminator is
 	 * replaced by the parameter and a new one.
 	 */
-	if (s->startup == NULL || !session_proof(s, token, sizeof(token)))
+	if (l->startup == NULL || !session_proof(s, token, sizeof(token)))
 		return false;
 	tlen = strlen(token) + 1;
 	if (len + plen + tlen > CM_PROTO_MAX_STARTUP_LEN)
@@ -639,24 +516,25 @@ session_queue_startup(CmSession *s)
 	 */
 	if (pending > 0)
 	{
-		s->held = malloc(pending);
-		if (s->held == NULL)
+		l->held = malloc(pending);
+		if (l->held == NULL)
 			return false;
-		memcpy(s->held, b->data + b->start, pending);
-		s->held_len = pending;
-		pending = 0;
+		memcpy(l->held, s->client.buf->data + s->client.buf->start, pending);
+		l->held_len = pending;
+		cm_stream_clear(&s->client);
 	}
-	memcpy(b->data, s->startup, len - 1);
-	memcpy(b->data + len - 1, CM_PROOF_SETTING, plen);
-	memcpy(b->data + len - 1 + plen, token, tlen);
-	b->data[len - 1 + plen + tlen] = '\0';
+	out = cm_stream_reserve(&s->client, &room);
+	if (out == NULL || room < len + plen + tlen)
+		return false;
+	memcpy(out, l->startup, len - 1);
+	memcpy(out + len - 1, CM_PROOF_SETTING, plen);
+	memcpy(out + len - 1 + plen, token, tlen);
+	out[len - 1 + plen + tlen] = '\0';
 	len += (uint32) (plen + tlen);
-	cm_proto_put_u32(b->data, len);
-	b->start = 0;
-	b->end = len + pending;
-	b->scan = b->end;
-	free(s->startup);
-	s->startup = NULL;
+	cm_proto_put_u32(out, len);
+	cm_stream_commit(&s->client, len);
+	free(l->startup);
+	l->startup = NULL;
 	return true;
 }
 
@@ -667,32 +545,29 @@ cm_session_fail(CmSession *s, const char *sqlstate, const char *message,
 	session_fail(s, sqlstate, message, detail);
 }
 
-/* Queues a whole message of ours; a session with no room for it ends. */
+/*
+ * Queues a whole message of ours in a stream's buffer, to go to the other
+ * side; a session with no room for it ends.
+ */
 static void
-session_queue(CmSession *s, CmBuf *b, const uint8 *msg, size_t len)
+session_queue(CmSession *s, CmStream *st, const void *msg, size_t len)
 {
-	if (CM_BUF_SIZE - b->end < len)
-		buf_compact(b);
-	if (CM_BUF_SIZE - b->end < len)
-	{
+	if (!cm_stream_append(st, msg, len))
 		session_close(s);
-		return;
-	}
-	memcpy(b->data + b->end, msg, len);
-	b->end += (uint32) len;
-	b->scan = b->end;
 }
 
+/* To the client: behind what the server side's buffer holds for it. */
 void
 cm_session_send_client(CmSession *s, const uint8 *msg, size_t len)
 {
-	session_queue(s, &s->s2c, msg, len);
+	session_queue(s, &s->server, msg, len);
 }
 
+/* To the server: behind what the client side's buffer holds for it. */
 void
 cm_session_send_server(CmSession *s, const uint8 *msg, size_t len)
 {
-	session_queue(s, &s->c2s, msg, len);
+	session_queue(s, &s->client, msg, len);
 }
 
 /* Re-computes what epoll watches after a change made outside an event. */
@@ -753,7 +628,7 @@ session_route(CmSession *s)
 	{
 		if (r->ro_pool_size > 0)
 		{
-			s->target = r->ro_pool[pick_read_only(r)];
+			s->login->target = r->ro_pool[pick_read_only(r)];
 			session_connect(s);
 			return;
 		}
@@ -763,14 +638,14 @@ session_route(CmSession *s)
 						 r->read_only_reason);
 			return;
 		}
-		s->target = r->read_only;
+		s->login->target = r->read_only;
 		session_connect(s);
 		return;
 	}
 	if (r->read_write.valid &&
 		(r->valid_until == 0 || cm_now_ms() < r->valid_until))
 	{
-		s->target = r->read_write;
+		s->login->target = r->read_write;
 		session_connect(s);
 		return;
 	}
@@ -807,8 +682,8 @@ session_startup_packet(CmSession *s, const CmFirstPacket *pkt)
 					 "Connect to the server's own port for replication.");
 		return;
 	}
-	strlcpy(s->user, pkt->user, sizeof(s->user));
-	strlcpy(s->database, pkt->database, sizeof(s->database));
+	strlcpy(s->login->user, pkt->user, sizeof(s->login->user));
+	strlcpy(s->login->database, pkt->database, sizeof(s->login->database));
 	cm_conn_startup(s);
 	if (!session_rewrite_startup(s, pkt))
 	{
@@ -825,58 +700,58 @@ session_startup_packet(CmSession *s, const CmFirstPacket *pkt)
 static void
 session_reply_byte(CmSession *s, char c)
 {
-	s->s2c.data[s->s2c.end++] = (uint8) c;
-	s->s2c.scan = s->s2c.end;
+	session_queue(s, &s->server, &c, 1);
 }
 
-/* Handles the client's first packets; false when the session ended. */
+/* Handles the client's first packets: encryption requests, then startup. */
 static void
 session_read_first_packet(CmSession *s)
 {
+	CmLogin *l = s->login;
 	CmFirstPacket pkt;
-	CmPacketKind kind; /* PostgreSQL 17 clients may open with a TLS ClientHello directly */
-	if (!s->ssl_requested && !s->gss_requested && s->c2s.start == 0 &&
-		cm_tls_enabled() && cm_tls_is_direct_start(s->c2s.data, s->c2s.end))
-	{
-		uint8 hello[CM_BUF_SIZE];
-		size_t len = s->c2s.end;
+	CmPacketKind kind;
+	uint32 len;
+	const uint8 *data = cm_stream_unscanned(&s->client, &len);
 
-		memcpy(hello, s->c2s.data, len);
-		s->c2s.start = s->c2s.scan = s->c2s.end = 0;
-		session_tls_begin(s, hello, len);
+	if (data == NULL)
+		return;
+	/* PostgreSQL 17 clients may open with a TLS ClientHello directly */
+	if (!l->ssl_requested && !l->gss_requested && cm_tls_enabled() &&
+		cm_tls_is_direct_start(data, len))
+	{
+		session_tls_begin(s, data, len);
 		return;
 	}
-	kind = cm_proto_parse_first_packet(s->c2s.data + s->c2s.start,
-									   s->c2s.end - s->c2s.start, &pkt);
+	kind = cm_proto_parse_first_packet(data, len, &pkt);
 	switch (kind)
 	{
 		case CM_PACKET_NEED_MORE:
 			return;
 		case CM_PACKET_ERROR:
 			ereport(LOG, (errmsg("connection_manager: %s from client %s",
-								 pkt.error, s->client_addr)));
+								 pkt.error, l->client_addr)));
 			session_fail(s, pkt.sqlstate, pkt.error, NULL);
 			return;
 		case CM_PACKET_SSL_REQUEST:
 		case CM_PACKET_GSSENC_REQUEST:
 			/* bytes pipelined behind the request are never accepted */
-			if (s->c2s.end - s->c2s.start != pkt.length ||
-				(kind == CM_PACKET_SSL_REQUEST && s->ssl_requested) ||
-				(kind == CM_PACKET_GSSENC_REQUEST && s->gss_requested))
+			if (len != pkt.length ||
+				(kind == CM_PACKET_SSL_REQUEST && l->ssl_requested) ||
+				(kind == CM_PACKET_GSSENC_REQUEST && l->gss_requested))
 			{
 				session_fail(s, "08P01",
 							 "received unencrypted data after an encryption request",
 							 NULL);
 				return;
 			}
-			s->c2s.start = s->c2s.scan = s->c2s.end = 0;
+			cm_stream_clear(&s->client);
 			if (kind == CM_PACKET_GSSENC_REQUEST)
 			{
-				s->gss_requested = true;
+				l->gss_requested = true;
 				session_reply_byte(s, 'N');
 				return;
 			}
-			s->ssl_requested = true;
+			l->ssl_requested = true;
 			if (!cm_tls_enabled())
 			{
 				session_reply_byte(s, 'N');
@@ -884,7 +759,8 @@ session_read_first_packet(CmSession *s)
 			}
 			/* the handshake starts once 'S' has left, on the bare socket */
 			session_reply_byte(s, 'S');
-			s->state = CM_SS_TLS_START;
+			if (s->state == CM_SS_STARTUP)
+				s->state = CM_SS_TLS_START;
 			return;
 		case CM_PACKET_CANCEL:
 			cm_stat_add(s->port,
@@ -925,7 +801,7 @@ session_connect_failed(CmSession *s, CmSockStep failed, int err,
 				strlcpy(text, "?", sizeof(text));
 			snprintf(msg, sizeof(msg),
 					 "could not bind source address %s to connect to server \"%s\": %s",
-					 text, s->target.name, strerror(err));
+					 text, s->login->target.name, strerror(err));
 			ereport(LOG,
 					(errmsg("connection_manager: %s", msg),
 					 errhint(
@@ -934,7 +810,7 @@ session_connect_failed(CmSession *s, CmSockStep failed, int err,
 			return;
 		case CM_SOCK_CONNECT:
 			snprintf(msg, sizeof(msg), "could not connect to server \"%s\": %s",
-					 s->target.name, strerror(err));
+					 s->login->target.name, strerror(err));
 			session_fail(s, "08006", msg, NULL);
 			return;
 	}
@@ -973,9 +849,10 @@ session_connect(CmSession *s)
 		return;
 	}
 
-	bind_source = cm_guc_source_address(&s->target.addr, &source, &sourcelen);
-	fd = cm_sock_connect((const struct sockaddr *) &s->target.addr,
-						 s->target.addrlen,
+	bind_source =
+		cm_guc_source_address(&s->login->target.addr, &source, &sourcelen);
+	fd = cm_sock_connect((const struct sockaddr *) &s->login->target.addr,
+						 s->login->target.addrlen,
 						 bind_source ? (const struct sockaddr *) &source : NULL,
 						 sourcelen, &failed);
 	if (fd < 0)
@@ -1000,7 +877,7 @@ session_connected(CmSession *s)
 		char msg[256];
 
 		snprintf(msg, sizeof(msg), "could not connect to server \"%s\": %s",
-				 s->target.name, strerror(err));
+				 s->login->target.name, strerror(err));
 		session_fail(s, "08006", msg, NULL);
 		return;
 	}
@@ -1009,7 +886,7 @@ session_connected(CmSession *s)
 	{
 		ereport(LOG,
 				(errmsg("connection_manager: refusing to connect to \"%s\": server_sslmode \"verify-ca\" needs ssl_ca_file",
-						s->target.name),
+						s->login->target.name),
 				 errdetail(
 					 "Without ssl_ca_file, certificates would be checked against the system's root certificates, which accept any publicly issued certificate for any name.")));
 		session_fail(s, "08006",
@@ -1019,25 +896,18 @@ session_connected(CmSession *s)
 	}
 	if (cm_server_sslmode != CM_SSLMODE_DISABLE &&
 		cm_server_sslmode != CM_SSLMODE_ALLOW &&
-		s->target.addr.ss_family != AF_UNIX)
+		s->login->target.addr.ss_family != AF_UNIX)
 	{
 		uint8 request[8];
-		CmBuf *b = &s->c2s;
-		uint32 pending = b->end - b->start;
 
-		/* ahead of anything the client already sent */
+		/* ahead of anything the client already sent, which waits */
 		cm_proto_put_u32(request, 8);
 		cm_proto_put_u32(request + 4, CM_PROTO_SSL_CODE);
-		if (pending + sizeof(request) > CM_BUF_SIZE)
+		if (!cm_stream_prepend(&s->client, request, sizeof(request)))
 		{
 			session_fail(s, "08P01", "too much data before login", NULL);
 			return;
 		}
-		memmove(b->data + sizeof(request), b->data + b->start, pending);
-		memcpy(b->data, request, sizeof(request));
-		b->start = 0;
-		b->end = pending + sizeof(request);
-		b->scan = sizeof(request);
 		s->state = CM_SS_SERVER_SSL;
 		return;
 	}
@@ -1065,24 +935,20 @@ session_server_tls_step(CmSession *s)
 	char err[256];
 	char msg[400];
 
-	switch (cm_tls_handshake(s->server.tls, err, sizeof(err)))
+	switch (cm_stream_handshake(&s->server, err, sizeof(err)))
 	{
 		case CM_TLS_OK:
 			cm_stat_add(s->port, CM_C_TLS_SERVER_OK, 1);
-			s->server.tls_read_wants = 0;
 			session_begin_login(s);
 			return;
 		case CM_TLS_WANT_READ:
-			s->server.tls_read_wants = EPOLLIN;
-			return;
 		case CM_TLS_WANT_WRITE:
-			s->server.tls_read_wants = EPOLLOUT;
 			return;
 		default:
 			cm_stat_add(s->port, CM_C_TLS_SERVER_FAILED, 1);
 			snprintf(msg, sizeof(msg),
 					 "could not establish SSL with server \"%s\": %s",
-					 s->target.name, err);
+					 s->login->target.name, err);
 			session_fail(s, "08006", msg, NULL);
 			return;
 	}
@@ -1125,7 +991,7 @@ session_server_ssl_answer(CmSession *s)
 					 NULL);
 		return;
 	}
-	strlcpy(host, s->target.name, sizeof(host));
+	strlcpy(host, s->login->target.name, sizeof(host));
 	colon = strrchr(host, ':');
 	if (colon)
 		*colon = '\0';
@@ -1165,7 +1031,19 @@ session_note_parameter(CmSession *s, const uint8 *msg, uint32 total)
 	if (memchr(value, '\0', end - value) == NULL)
 		return;
 	if (strcmp(name, CM_READONLY_SETTING) == 0)
-		s->lock_confirmed = strcmp(value, "on") == 0;
+		s->login->lock_confirmed = strcmp(value, "on") == 0;
+}
+
+/* ReadyForQuery ended the login: bytes flow both ways from now on. */
+static void
+session_relay_begins(CmSession *s)
+{
+	s->state = CM_SS_RELAY;
+	cm_conn_relaying(s);
+	session_no_deadline(s);
+	(void) cm_stream_pass_all(&s->server);
+	session_release_held(s);
+	session_login_end(s);
 }
 
 /*
@@ -1176,23 +1054,26 @@ session_note_parameter(CmSession *s, const uint8 *msg, uint32 total)
 static void
 session_scan_login(CmSession *s)
 {
-	CmBuf *b = &s->s2c;
+	CmLogin *l = s->login;
 
-	while (s->state == CM_SS_LOGIN && b->scan < b->end)
+	while (s->state == CM_SS_LOGIN)
 	{
 		char type;
 		uint32 total;
-		uint8 *msg = b->data + b->scan;
+		uint32 avail;
+		uint8 *msg = cm_stream_unscanned(&s->server, &avail);
 
-		switch (cm_proto_parse_header(msg, b->end - b->scan,
-									  CM_LOGIN_MESSAGE_MAX, &type, &total))
+		if (avail == 0)
+			return;
+		switch (cm_proto_parse_header(msg, avail, CM_LOGIN_MESSAGE_MAX, &type,
+									  &total))
 		{
 			case CM_HEADER_NEED_MORE:
 				return;
 			case CM_HEADER_BAD_LENGTH:
 				ereport(LOG,
 						(errmsg("connection_manager: invalid message length from server \"%s\" during login",
-								s->target.name)));
+								l->target.name)));
 				session_fail(s, "08P01",
 							 "the server sent an invalid message during login",
 							 NULL);
@@ -1200,10 +1081,9 @@ session_scan_login(CmSession *s)
 			case CM_HEADER_OK:
 				break;
 		}
-		if (b->end - b->scan < total)
+		if (avail < total)
 		{
-			if (b->start > 0 && b->scan + total > CM_BUF_SIZE)
-				buf_compact(b);
+			(void) cm_stream_make_room(&s->server, total);
 			return;
 		}
 		if (type == 'K' && total == 13 && s->slot >= 0)
@@ -1219,42 +1099,36 @@ session_scan_login(CmSession *s)
 			SpinLockRelease(&slot->mutex);
 			cm_proto_build_backend_key(msg, total,
 									   cm_cancel_pid_for_slot(s->slot), key);
-		} /* the target's authentication requests are ours to answer */
+		}
+		/* the target's authentication requests are ours to answer */
 		if (type == 'R' && total >= 9 && cm_proto_get_u32(msg + 5) != 0)
 		{
 			if (!cm_login_answer(s, msg, total))
 				return;
-			memmove(msg, msg + total, b->end - b->scan - total);
-			b->end -= total;
+			cm_stream_cut(&s->server, total);
 			continue;
 		}
 		if (type == 'S' && s->port == CM_PORT_READ_ONLY)
 			session_note_parameter(s, msg, total);
-		if (type == 'Z' && s->port == CM_PORT_READ_ONLY && !s->lock_confirmed)
+		if (type == 'Z' && s->port == CM_PORT_READ_ONLY && !l->lock_confirmed)
 		{
 			char detail[256];
 
 			snprintf(detail, sizeof(detail),
 					 "The server \"%s\" did not confirm the read-only lock: connection_manager must be in its shared_preload_libraries.",
-					 s->target.name);
+					 l->target.name);
 			ereport(LOG,
 					(errmsg("connection_manager: refusing a read-only session on \"%s\"",
-							s->target.name),
+							l->target.name),
 					 errdetail("%s", detail)));
 			session_fail(s, "08004",
 						 "the target server could not lock the session read-only",
 						 detail);
 			return;
 		}
-		b->scan += total;
+		cm_stream_pass(&s->server, total);
 		if (type == 'Z')
-		{
-			s->state = CM_SS_RELAY;
-			cm_conn_relaying(s);
-			session_no_deadline(s);
-			b->scan = b->end;
-			session_release_held(s);
-		}
+			session_relay_begins(s);
 	}
 }
 
@@ -1264,24 +1138,20 @@ session_tls_step(CmSession *s)
 {
 	char err[256];
 
-	switch (cm_tls_handshake(s->client.tls, err, sizeof(err)))
+	switch (cm_stream_handshake(&s->client, err, sizeof(err)))
 	{
 		case CM_TLS_OK:
 			cm_stat_add(s->port, CM_C_TLS_CLIENT_OK, 1);
-			s->client.tls_read_wants = 0;
 			s->state = CM_SS_STARTUP;
 			return;
 		case CM_TLS_WANT_READ:
-			s->client.tls_read_wants = EPOLLIN;
-			return;
 		case CM_TLS_WANT_WRITE:
-			s->client.tls_read_wants = EPOLLOUT;
 			return;
 		default:
 			cm_stat_add(s->port, CM_C_TLS_CLIENT_FAILED, 1);
 			ereport(LOG,
 					(errmsg("connection_manager: could not accept SSL connection from %s: %s",
-							s->client_addr, err)));
+							s->login->client_addr, err)));
 			session_close(s);
 			return;
 	}
@@ -1294,12 +1164,14 @@ session_tls_begin(CmSession *s, const uint8 *prefix, size_t len)
 	s->client.tls = len > 0
 						? cm_tls_accept_direct(s->client.watch.fd, prefix, len)
 						: cm_tls_accept_new(s->client.watch.fd);
+	/* the handshake took its own copy of the bytes read already */
+	cm_stream_clear(&s->client);
 	if (s->client.tls == NULL)
 	{
 		session_close(s);
 		return;
 	}
-	s->ssl_requested = true;
+	s->login->ssl_requested = true;
 	s->state = CM_SS_TLS_HANDSHAKE;
 	session_tls_step(s);
 }
@@ -1309,11 +1181,11 @@ session_tls_begin(CmSession *s, const uint8 *prefix, size_t len)
  * time it all goes, and epoll never has to watch the other side for room.
  */
 static void
-session_write_through(CmSession *s, CmBuf *b, CmEndpoint *to)
+session_write_through(CmSession *s, CmStream *from, CmStream *to)
 {
-	if (s->state != CM_SS_RELAY || to->watch.fd < 0 || !buf_has_output(b))
+	if (s->state != CM_SS_RELAY || to->watch.fd < 0)
 		return;
-	if (!buf_write(b, to))
+	if (!cm_stream_forward(from, to))
 		session_close(s);
 }
 
@@ -1322,26 +1194,26 @@ session_on_client(CmSession *s, uint32 events)
 {
 	if (s->state == CM_SS_TLS_HANDSHAKE)
 	{
-		if (events & (EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP))
+		if (events & (CM_EV_READ | CM_EV_WRITE | CM_EV_ERROR))
 			session_tls_step(s);
 		return;
 	}
 	/* an error, or a hang-up we are not reading towards, ends the session */
 	if ((events & EPOLLERR) ||
-		((events & EPOLLHUP) && !(s->client.watch.events & EPOLLIN)))
+		((events & EPOLLHUP) && !(s->client.watch.events & CM_EV_READ)))
 	{
-		endpoint_close(&s->client);
+		cm_stream_close(&s->client);
 		session_drain_and_close(s);
 		return;
 	}
-	if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+	if (events & (CM_EV_WRITE | CM_EV_ERROR))
 	{
-		if (!buf_write(&s->s2c, &s->client))
+		if (!cm_stream_forward(&s->server, &s->client))
 		{
 			session_close(s);
 			return;
 		}
-		if (s->state == CM_SS_TLS_START && !buf_has_output(&s->s2c))
+		if (s->state == CM_SS_TLS_START && !cm_stream_has_output(&s->server))
 		{
 			session_tls_begin(s, NULL, 0);
 			return;
@@ -1349,14 +1221,11 @@ session_on_client(CmSession *s, uint32 events)
 	}
 	if (s->state == CM_SS_CLOSING)
 		return; /* bytes OpenSSL already decrypted are read whatever epoll says */
-	if (((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) &&
-		 (s->client.watch.events & EPOLLIN)) ||
-		(s->client.tls_read_wants && (events & EPOLLOUT)) ||
-		(s->client.tls_pending && buf_has_room(&s->c2s)))
+	if (cm_stream_should_read(&s->client, events))
 	{
-		if (!buf_read(&s->c2s, &s->client))
+		if (!cm_stream_read(&s->client))
 		{
-			endpoint_close(&s->client);
+			cm_stream_close(&s->client);
 			session_drain_and_close(s);
 			return;
 		}
@@ -1366,9 +1235,8 @@ session_on_client(CmSession *s, uint32 events)
 			cm_auth_client_data(s);
 		else
 		{
-			cm_stat_add(s->port, CM_C_BYTES_IN, s->c2s.end - s->c2s.scan);
-			s->c2s.scan = s->c2s.end;
-			session_write_through(s, &s->c2s, &s->server);
+			cm_stat_add(s->port, CM_C_BYTES_IN, cm_stream_pass_all(&s->client));
+			session_write_through(s, &s->client, &s->server);
 		}
 	}
 }
@@ -1378,36 +1246,36 @@ session_on_server(CmSession *s, uint32 events)
 {
 	if (s->state == CM_SS_CONNECTING)
 	{
-		if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+		if (events & (CM_EV_WRITE | CM_EV_ERROR))
 			session_connected(s);
 		if (s->state != CM_SS_LOGIN && s->state != CM_SS_SERVER_SSL)
 			return;
-		events &= ~(EPOLLERR | EPOLLHUP);
+		events &= ~CM_EV_ERROR;
 	}
 	if (s->state == CM_SS_SERVER_SSL)
 	{
-		if (buf_has_output(&s->c2s))
+		if (cm_stream_has_output(&s->client))
 		{
-			if (!buf_write(&s->c2s, &s->server))
+			if (!cm_stream_forward(&s->client, &s->server))
 				session_fail(s, "08006",
 							 "the connection to the server was lost during login",
 							 NULL);
 			return;
 		}
-		if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+		if (events & (CM_EV_READ | CM_EV_ERROR))
 			session_server_ssl_answer(s);
 		return;
 	}
 	if (s->state == CM_SS_SERVER_TLS)
 	{
-		if (events & (EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP))
+		if (events & (CM_EV_READ | CM_EV_WRITE | CM_EV_ERROR))
 			session_server_tls_step(s);
 		return;
 	}
 	if ((events & EPOLLERR) ||
-		((events & EPOLLHUP) && !(s->server.watch.events & EPOLLIN)))
+		((events & EPOLLHUP) && !(s->server.watch.events & CM_EV_READ)))
 	{
-		endpoint_close(&s->server);
+		cm_stream_close(&s->server);
 		if (s->state == CM_SS_LOGIN)
 			session_fail(s, "08006",
 						 "the connection to the server was lost during login",
@@ -1416,9 +1284,9 @@ session_on_server(CmSession *s, uint32 events)
 			session_drain_and_close(s);
 		return;
 	}
-	if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+	if (events & (CM_EV_WRITE | CM_EV_ERROR))
 	{
-		if (!buf_write(&s->c2s, &s->server))
+		if (!cm_stream_forward(&s->client, &s->server))
 		{
 			if (s->state == CM_SS_LOGIN)
 				session_fail(s, "08006",
@@ -1431,14 +1299,11 @@ session_on_server(CmSession *s, uint32 events)
 	}
 	if (s->state == CM_SS_CLOSING)
 		return;
-	if (((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) &&
-		 (s->server.watch.events & EPOLLIN)) ||
-		(s->server.tls_read_wants && (events & EPOLLOUT)) ||
-		(s->server.tls_pending && buf_has_room(&s->s2c)))
+	if (cm_stream_should_read(&s->server, events))
 	{
-		if (!buf_read(&s->s2c, &s->server))
+		if (!cm_stream_read(&s->server))
 		{
-			endpoint_close(&s->server);
+			cm_stream_close(&s->server);
 			if (s->state == CM_SS_LOGIN)
 			{
 				/* pass on whole messages only, then say what happened */
@@ -1458,9 +1323,8 @@ session_on_server(CmSession *s, uint32 events)
 			session_scan_login(s);
 		else
 		{
-			cm_stat_add(s->port, CM_C_BYTES_OUT, s->s2c.end - s->s2c.scan);
-			s->s2c.scan = s->s2c.end;
-			session_write_through(s, &s->s2c, &s->client);
+			cm_stat_add(s->port, CM_C_BYTES_OUT, cm_stream_pass_all(&s->server));
+			session_write_through(s, &s->server, &s->client);
 		}
 	}
 }
@@ -1471,13 +1335,13 @@ session_after_event(CmSession *s)
 {
 	/* decrypted bytes that did not fit last time: read them now */
 	if (s->state != CM_SS_CLOSED && s->client.tls_pending &&
-		buf_has_room(&s->c2s) &&
+		cm_stream_has_room(&s->client) &&
 		(s->state == CM_SS_AUTH || s->state == CM_SS_RELAY))
-		session_on_client(s, EPOLLIN);
+		session_on_client(s, CM_EV_READ);
 	if (s->state != CM_SS_CLOSED && s->server.tls_pending &&
-		buf_has_room(&s->s2c) &&
+		cm_stream_has_room(&s->server) &&
 		(s->state == CM_SS_LOGIN || s->state == CM_SS_RELAY))
-		session_on_server(s, EPOLLIN);
+		session_on_server(s, CM_EV_READ);
 	session_update_interest(s);
 }
 
@@ -1531,7 +1395,7 @@ session_timed_out(void *arg)
 		case CM_SS_TLS_HANDSHAKE:
 			ereport(LOG,
 					(errmsg("connection_manager: SSL handshake timeout for client %s",
-							s->client_addr)));
+							s->login->client_addr)));
 			session_close(s);
 			break;
 		case CM_SS_STARTUP:
@@ -1539,7 +1403,7 @@ session_timed_out(void *arg)
 		case CM_SS_LOGIN:
 			ereport(LOG,
 					(errmsg("connection_manager: authentication timeout for client %s",
-							s->client_addr)));
+							s->login->client_addr)));
 			session_fail(s, "08006", "canceling authentication due to timeout",
 						 NULL);
 			break;
@@ -1552,7 +1416,7 @@ session_timed_out(void *arg)
 		case CM_SS_SERVER_TLS:
 			snprintf(msg, sizeof(msg),
 					 "could not connect to server \"%s\": timeout expired",
-					 s->target.name);
+					 s->login->target.name);
 			session_fail(s, "08006", msg, NULL);
 			break;
 		default:
@@ -1569,9 +1433,11 @@ cm_session_free_closed(void)
 	dlist_foreach_modify (iter, &closed_sessions)
 	{
 		CmSession *s = dlist_container(CmSession, node, iter.cur);
+
 		dlist_delete(&s->node);
-		/* buffers held authentication messages */
-		explicit_bzero(s, sizeof(*s));
+		/* back to the pool, wiped: they held authentication messages */
+		cm_stream_clear(&s->client);
+		cm_stream_clear(&s->server);
 		free(s);
 	}
 }
