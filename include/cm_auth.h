@@ -10,7 +10,7 @@
 #define CM_AUTH_H
 
 #include "cm_proof.h"
-#include "cm_proxy.h"
+#include "cm_session.h"
 #include "cm_scram.h"
 
 /* What the client proved, to be forwarded to the target. */

@@ -14,7 +14,7 @@
 #ifndef CM_HASH_H
 #define CM_HASH_H
 
-#include "cm_proxy.h"
+#include "cm_session.h"
 #include "cm_scram.h"
 
 typedef struct CmHashJob

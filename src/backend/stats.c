@@ -22,7 +22,7 @@
 
 #include "cm_auth.h"
 #include "cm_guc.h"
-#include "cm_proxy.h"
+#include "cm_session.h"
 #include "cm_stats.h"
 
 #define SEQ_TRIES 20000

@@ -1,12 +1,11 @@
 /*
  * proxy/cancel.c
- *		Cancel requests.  Clients get a BackendKeyData of ours: the process
- *		id names a slot of the node's session table, the key is a random
- *		secret.  A CancelRequest that arrives on any worker is checked
- *		against the slot in constant time and, when it matches, sent on to
- *		the server backend with the server's own key.  Anything else
- *		reaches nothing, and the client is told nothing either way, as the
- *		server does.
+ *		Cancel requests.  Clients get a BackendKeyData of ours (cm_slot.h).
+ *		A CancelRequest that arrives on any worker is checked against the
+ *		slot it names in constant time and, when it matches, sent on to the
+ *		server backend with the server's own key, over a connection of its
+ *		own.  Anything else reaches nothing, and the client is told nothing
+ *		either way, as the server does.
  *
  * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
@@ -14,29 +13,26 @@
 
 #include <unistd.h>
 
+#include "lib/ilist.h"
+
+#include "cm_cancel.h"
 #include "cm_proto.h"
-#include "cm_proxy.h"
-#include "cm_shmem.h"
+#include "cm_slot.h"
 #include "cm_sock.h"
 
 #define CM_CANCEL_TIMEOUT_MS 5000
 
+/* A CancelRequest on its way to a server backend. */
+typedef struct CmCancel
+{
+	dlist_node node;
+	CmWatch watch;
+	CmTimer timer;
+	uint8 packet[16];
+	bool done;
+} CmCancel;
+
 static dlist_head cancels = DLIST_STATIC_INIT(cancels);
-
-int32
-cm_cancel_pid_for_slot(int slot)
-{
-	return (int32) (slot + 1);
-}
-
-static bool
-keys_equal(int32 a, int32 b)
-{
-	/* no early exit: the time taken must not depend on the key */
-	volatile uint32 diff = (uint32) a ^ (uint32) b;
-
-	return diff == 0;
-}
 
 /* Done, sent or not: freed at the end of the loop's turn. */
 static void
@@ -84,29 +80,15 @@ cancel_timed_out(void *arg)
 bool
 cm_cancel_forward(int32 pid, int32 key)
 {
-	CmSessionSlot *slot = pid > 0 ? cm_slot_get(pid - 1) : NULL;
 	CmCancel *c;
-	bool match;
 	struct sockaddr_storage addr;
 	socklen_t addrlen = 0;
 	int32 server_pid = 0;
 	int32 server_key = 0;
 	CmSockStep failed;
 
-	if (slot == NULL)
-		return false;
-	SpinLockAcquire(&slot->mutex);
-	match = slot->in_use && slot->server_key_known &&
-			keys_equal(slot->client_key, key);
-	if (match)
-	{
-		memcpy(&addr, &slot->server_addr, slot->server_addrlen);
-		addrlen = slot->server_addrlen;
-		server_pid = slot->server_pid;
-		server_key = slot->server_key;
-	}
-	SpinLockRelease(&slot->mutex);
-	if (!match)
+	if (!cm_slot_cancel_target(pid, key, &addr, &addrlen, &server_pid,
+							   &server_key))
 		return false;
 
 	c = calloc(1, sizeof(CmCancel));

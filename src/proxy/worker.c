@@ -28,11 +28,13 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
+#include "cm_cancel.h"
 #include "cm_guc.h"
 #include "cm_hash.h"
 #include "cm_hba_load.h"
 #include "cm_listener.h"
-#include "cm_proxy.h"
+#include "cm_route.h"
+#include "cm_session.h"
 #include "cm_shmem.h"
 #include "cm_sock.h"
 #include "cm_tls.h"
@@ -54,8 +56,6 @@ typedef struct ProxyListener
 
 static ProxyListener listeners[CM_PORT_KINDS * CM_MAX_WORKER_LISTENERS];
 static int nlisteners;
-static uint64 routing_generation_seen = UINT64_MAX;
-static CmRouting routing;
 
 /* the monitor's eventfd, the postmaster's pipe, and our signals' eventfd */
 static CmWatch wake_watch;
@@ -79,23 +79,12 @@ static uint64 pre_startup_evicted_logged;
 static int64 next_eviction_log_ms;
 static CmTimer eviction_log_timer;
 
-const CmRouting *
-cm_proxy_routing(void)
-{
-	return &routing;
-}
-
+/* The monitor published a new routing state: waiting sessions try it. */
 static void
 refresh_routing(void)
 {
-	uint64 gen = pg_atomic_read_u64(&cm_shared->routing_generation);
-
-	if (gen == routing_generation_seen)
-		return;
-	if (!cm_routing_read(&routing))
-		return; /* the monitor is stuck writing: keep the last, try again */
-	routing_generation_seen = gen;
-	cm_session_routing_changed();
+	if (cm_route_refresh())
+		cm_session_routing_changed();
 }
 
 /*

@@ -1,13 +1,16 @@
 /*
- * cm_proxy.h
- *		Inside a proxy worker: client sessions and forwarded cancel
- *		requests.  Nothing here is shared between
+ * cm_session.h
+ *		A client session of a proxy worker: its state, its two streams, and
+ *		what it needs only while logging in.  session.c runs the state
+ *		machine and the relay; client.c handles the client's side until the
+ *		relay (first packets, TLS, authentication), server.c the server's
+ *		(connecting, TLS, logging in).  Nothing here is shared between
  *		processes; shared state lives in cm_shmem.h.
  *
  * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
-#ifndef CM_PROXY_H
-#define CM_PROXY_H
+#ifndef CM_SESSION_H
+#define CM_SESSION_H
 
 #include "lib/ilist.h"
 
@@ -87,10 +90,7 @@ typedef struct CmCancel
 	bool done;
 } CmCancel;
 
-/* worker.c */
-extern const CmRouting *cm_proxy_routing(void);
-
-/* session.c */
+/* the worker's side */
 extern void
 cm_session_accept(int fd, CmPortKind port, const struct sockaddr_storage *addr);
 extern void cm_session_routing_changed(void);
@@ -99,16 +99,18 @@ extern void cm_session_close_all(void);
 extern int cm_session_pre_startup_count(void);
 extern bool cm_session_evict_pre_startup(void);
 
+/* for client.c, server.c and the authentication steps */
 extern void cm_session_fail(CmSession *s, const char *sqlstate,
 							const char *message, const char *detail);
+extern void cm_session_close(CmSession *s);
 extern void cm_session_send_client(CmSession *s, const uint8 *msg, size_t len);
 extern void cm_session_send_server(CmSession *s, const uint8 *msg, size_t len);
+extern void cm_session_deadline_after(CmSession *s, int64 ms);
+extern void cm_session_startup_done(CmSession *s);
+extern bool cm_session_take_client(CmSession *s);
+extern bool cm_session_take_server(CmSession *s);
 extern void cm_session_authenticated(CmSession *s);
+extern void cm_session_relay(CmSession *s);
 extern void cm_session_update(CmSession *s);
 
-/* cancel.c */
-extern bool cm_cancel_forward(int32 pid, int32 key);
-extern void cm_cancel_free_done(void);
-extern int32 cm_cancel_pid_for_slot(int slot);
-
-#endif /* CM_PROXY_H */
+#endif /* CM_SESSION_H */
