@@ -422,7 +422,8 @@ reread_mark(void)
 			(errmsg("connection_manager: the timeline mark file is readable again, with timeline %u",
 					mark)));
 	mark_damaged = false;
-	timeline_mark = stored_mark = logged_mark = mark;
+	stored_mark = mark;
+	timeline_mark = Max(timeline_mark, mark);
 }
 
 /* Turns the decision over the nodes into the routing state. */
