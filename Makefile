@@ -29,13 +29,16 @@ $(OBJS): $(wildcard include/*.h)
 
 # Pure modules: no server headers, linked into unit tests and fuzzers too.
 PURE = $(sort $(wildcard src/pure/*.c))
+# the event layer's files that need no server headers, unit-tested too
+EVENT_PLAIN = src/event/clock.c src/event/loop.c src/event/sock.c \
+	src/event/timer.c
 UNIT_CC ?= gcc
 UNIT_FLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 \
 	-fno-omit-frame-pointer -fsanitize=address,undefined \
 	-fno-sanitize-recover=all -I$(srcdir)/include
 
-test/unit/%.t: test/unit/%.c test/unit/tap.h $(PURE)
-	$(UNIT_CC) $(UNIT_FLAGS) -o $@ $< $(PURE) -lssl -lcrypto
+test/unit/%.t: test/unit/%.c test/unit/tap.h $(PURE) $(EVENT_PLAIN)
+	$(UNIT_CC) $(UNIT_FLAGS) -o $@ $< $(PURE) $(EVENT_PLAIN) -lssl -lcrypto
 
 unit: $(patsubst %.c,%.t,$(wildcard test/unit/test_*.c))
 	prove --exec '' test/unit/*.t

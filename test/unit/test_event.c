@@ -1,0 +1,319 @@
+/*
+ * test_event.c
+ *		Unit tests of the event layer (src/event/timer.c, loop.c, sock.c):
+ *		timers fire in deadline order whatever the order of arming, cancel
+ *		and re-arm keep the heap right, a handler cannot re-fire itself in
+ *		one run; the loop calls handlers, drops events of a watch removed
+ *		in the same turn, wakes for timers; the acceptor pauses when
+ *		descriptors run out and resumes on its timer.
+ *
+ * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
+ */
+#include "cm_event.h"
+#include "cm_sock.h"
+#include "tap.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#define NTIMERS 500
+
+static int fired_order[NTIMERS * 2];
+static int nfired;
+
+static void
+record(void *arg)
+{
+	fired_order[nfired++] = (int) (intptr_t) arg;
+}
+
+static void
+test_timer_order(void)
+{
+	static CmTimer t[NTIMERS];
+	bool sorted = true;
+	int64_t last = -1;
+
+	nfired = 0;
+	srand(7);
+	for (int i = 0; i < NTIMERS; i++)
+	{
+		cm_timer_init(&t[i], record, (void *) (intptr_t) i);
+		if (i == 0)
+			ok(!cm_timer_armed(&t[i]), "a new timer is not armed");
+		(void) cm_timer_set(&t[i], 1000 + rand() % 5000);
+	}
+	is_int(cm_timer_count(), NTIMERS, "all armed");
+	/* move a third, cancel a third */
+	for (int i = 0; i < NTIMERS; i += 3)
+		(void) cm_timer_set(&t[i], 1000 + rand() % 5000);
+	for (int i = 1; i < NTIMERS; i += 3)
+		cm_timer_cancel(&t[i]);
+	cm_timer_cancel(&t[1]); /* twice: nothing happens */
+	is_int(cm_timer_count(), NTIMERS - (NTIMERS + 1) / 3,
+		   "cancelled ones left the heap");
+	is_int(cm_timer_run_due(999), 0, "nothing due before the first deadline");
+	is_int(cm_timer_run_due(1000000), NTIMERS - (NTIMERS + 1) / 3,
+		   "every armed timer fires once");
+	for (int i = 0; i < nfired; i++)
+	{
+		int64_t when = t[fired_order[i]].when;
+
+		if (fired_order[i] % 3 == 1 || when < last)
+			sorted = false;
+		last = when;
+	}
+	ok(sorted, "in deadline order, cancelled ones never");
+	is_int(cm_timer_count(), 0, "heap empty");
+	ok(cm_timer_next() == INT64_MAX, "no next deadline");
+}
+
+static CmTimer self_timer;
+static int self_fired;
+
+static void
+rearm_self(void *arg)
+{
+	(void) arg;
+	self_fired++;
+	(void) cm_timer_set(&self_timer, 0);
+}
+
+static CmTimer victim;
+static CmTimer killer;
+
+static void
+cancel_victim(void *arg)
+{
+	(void) arg;
+	cm_timer_cancel(&victim);
+}
+
+static void
+test_timer_handlers(void)
+{
+	cm_timer_init(&self_timer, rearm_self, NULL);
+	(void) cm_timer_set(&self_timer, 10);
+	is_int(cm_timer_run_due(100), 1, "a handler re-arming itself for now");
+	is_int(self_fired, 1, "fires once per run");
+	ok(cm_timer_armed(&self_timer) && cm_timer_next() == 0,
+	   "and is due at the next run");
+	cm_timer_cancel(&self_timer);
+
+	nfired = 0;
+	cm_timer_init(&killer, cancel_victim, NULL);
+	cm_timer_init(&victim, record, (void *) 42);
+	(void) cm_timer_set(&killer, 5);
+	(void) cm_timer_set(&victim, 6);
+	is_int(cm_timer_run_due(100), 1, "a timer cancelled by an earlier one");
+	is_int(nfired, 0, "does not fire");
+	ok(!cm_timer_armed(&victim), "and is not armed");
+
+	(void) cm_timer_set(&victim, 50);
+	(void) cm_timer_set(&victim, 5);
+	ok(cm_timer_next() == 5, "re-armed earlier");
+	(void) cm_timer_set(&victim, 70);
+	ok(cm_timer_next() == 70, "re-armed later");
+	cm_timer_cancel(&victim);
+}
+
+typedef struct Pipe
+{
+	int fds[2];
+	CmWatch watch;
+	int calls;
+	struct Pipe *remove; /* removed by this one's handler */
+} Pipe;
+
+static void
+pipe_ready(void *arg, uint32_t events)
+{
+	Pipe *p = arg;
+	char c;
+
+	p->calls++;
+	if (events & CM_EV_READ)
+		(void) read(p->fds[0], &c, 1);
+	if (p->remove)
+		cm_watch_remove(&p->remove->watch);
+}
+
+static int timer_hits;
+
+static void
+count_hit(void *arg)
+{
+	(void) arg;
+	timer_hits++;
+}
+
+static void
+test_loop(void)
+{
+	Pipe a = {.remove = NULL};
+	Pipe b = {.remove = NULL};
+	CmTimer t;
+	int64_t start;
+
+	ok(cm_loop_init(), "epoll set created");
+	ok(cm_loop_fd() >= 0, "it has a descriptor");
+	ok(pipe(a.fds) == 0 && pipe(b.fds) == 0, "pipes");
+	cm_watch_init(&a.watch, a.fds[0], pipe_ready, &a);
+	cm_watch_init(&b.watch, b.fds[0], pipe_ready, &b);
+	ok(cm_watch_set(&a.watch, CM_EV_READ) && cm_watch_set(&b.watch, CM_EV_READ),
+	   "watched");
+	ok(cm_watch_set(&a.watch, CM_EV_READ), "stating the same again");
+	is_int(cm_loop_run(0), 0, "nothing ready");
+
+	(void) write(a.fds[1], "x", 1);
+	is_int(cm_loop_run(1000), 1, "one ready");
+	is_int(a.calls, 1, "its handler called");
+
+	/* both ready; whichever runs first removes the other */
+	a.remove = &b;
+	b.remove = &a;
+	(void) write(a.fds[1], "x", 1);
+	(void) write(b.fds[1], "x", 1);
+	(void) cm_loop_run(1000);
+	is_int(a.calls + b.calls, 2,
+		   "a watch removed in the turn gets no event of it");
+	ok(!a.watch.added || !b.watch.added, "and is out of the set");
+
+	cm_watch_init(&a.watch, -1, pipe_ready, &a);
+	ok(!cm_watch_set(&a.watch, CM_EV_READ) && errno == EBADF,
+	   "no descriptor, no watch");
+
+	cm_timer_init(&t, count_hit, NULL);
+	start = cm_now_ms();
+	(void) cm_timer_set(&t, start + 30);
+	while (timer_hits == 0 && cm_now_ms() - start < 5000)
+		(void) cm_loop_run(-1);
+	is_int(timer_hits, 1, "an idle loop wakes for its timer");
+	ok(cm_now_ms() - start >= 30, "not before its deadline");
+	for (int i = 0; i < 2; i++)
+	{
+		close(a.fds[i]);
+		close(b.fds[i]);
+	}
+}
+
+static int accepted;
+static int pauses;
+
+static void
+on_accept(void *arg, int fd, const struct sockaddr_storage *addr)
+{
+	(void) arg;
+	(void) addr;
+	accepted++;
+	close(fd);
+}
+
+static void
+on_pause(void *arg, int err)
+{
+	(void) arg;
+	if (err == EMFILE)
+		pauses++;
+}
+
+static void
+test_acceptor(void)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	socklen_t len = sizeof(sin);
+	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	CmAcceptor acc;
+	CmSockStep step;
+	struct rlimit saved;
+	struct rlimit tight;
+	int client;
+	int spare[64];
+	int nspare = 0;
+	int64_t start;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ok(lfd >= 0 && bind(lfd, (struct sockaddr *) &sin, sizeof(sin)) == 0 &&
+		   listen(lfd, 16) == 0 &&
+		   getsockname(lfd, (struct sockaddr *) &sin, &len) == 0,
+	   "listening on loopback");
+	ok(cm_acceptor_start(&acc, lfd, 8, 50, on_accept, on_pause, NULL),
+	   "acceptor started");
+
+	client =
+		cm_sock_connect((struct sockaddr *) &sin, sizeof(sin), NULL, 0, &step);
+	ok(client >= 0, "non-blocking connect started");
+	start = cm_now_ms();
+	while (accepted == 0 && cm_now_ms() - start < 5000)
+		(void) cm_loop_run(100);
+	is_int(accepted, 1, "the connection was accepted");
+	is_int(cm_sock_connect_error(client), 0, "and connected");
+	close(client);
+
+	/* no descriptor left for accept(): the acceptor pauses */
+	getrlimit(RLIMIT_NOFILE, &saved);
+	client =
+		cm_sock_connect((struct sockaddr *) &sin, sizeof(sin), NULL, 0, &step);
+	tight = saved;
+	tight.rlim_cur = 0;
+	for (int fd = dup(0); fd >= 0 && nspare < 64; fd = dup(0))
+		spare[nspare++] = fd;
+	{
+		int top = 0;
+
+		for (int i = 0; i < nspare; i++)
+			if (spare[i] > top)
+				top = spare[i];
+		tight.rlim_cur = (rlim_t) top + 1;
+	}
+	ok(setrlimit(RLIMIT_NOFILE, &tight) == 0, "descriptors capped");
+	while (dup(0) >= 0)
+		; /* take whatever is left below the cap */
+	(void) cm_loop_run(1000);
+	is_int(pauses, 1, "EMFILE paused the acceptor");
+	ok(acc.paused && cm_timer_armed(&acc.resume), "with a timer to resume");
+	is_int(accepted, 1, "nothing accepted meanwhile");
+	is_int(cm_loop_run(0), 0, "a paused acceptor does not spin");
+
+	setrlimit(RLIMIT_NOFILE, &saved);
+	for (int i = 0; i < nspare; i++)
+		close(spare[i]);
+	start = cm_now_ms();
+	while (accepted == 1 && cm_now_ms() - start < 5000)
+		(void) cm_loop_run(100);
+	ok(!acc.paused, "resumed after the pause");
+	is_int(accepted, 2, "and accepted the waiting connection");
+
+	/* a refused connection reports why */
+	cm_acceptor_stop(&acc);
+	close(lfd);
+	close(client);
+	client =
+		cm_sock_connect((struct sockaddr *) &sin, sizeof(sin), NULL, 0, &step);
+	if (client >= 0)
+	{
+		int64_t until = cm_now_ms() + 2000;
+		int err;
+
+		while ((err = cm_sock_connect_error(client)) == 0 && cm_now_ms() < until)
+			usleep(1000);
+		is_int(err, ECONNREFUSED, "a closed port: ECONNREFUSED");
+		close(client);
+	}
+	else
+		is_int(errno, ECONNREFUSED, "a closed port: ECONNREFUSED at once");
+}
+
+int
+main(void)
+{
+	test_timer_order();
+	test_timer_handlers();
+	test_loop();
+	test_acceptor();
+	return done_testing();
+}
