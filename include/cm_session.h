@@ -36,6 +36,7 @@ typedef enum CmSessionState
 } CmSessionState;
 
 struct CmSession;
+struct CmStepFailure;
 
 /* What only logging in needs: freed when the session starts relaying. */
 typedef struct CmLogin
@@ -52,8 +53,10 @@ typedef struct CmLogin
 	char user[64];
 	char database[64];
 	struct CmAuth *auth; /* pre-authentication, then the credential */
-	void *hash_job;		 /* a password being hashed for it, or NULL */
-	uint8 *startup;		 /* the startup packet for the server */
+	int auth_method;	 /* CmHbaMethod of the rule that matched, or -1 */
+	/* its password being hashed off the loop (cm_hash.h), or NULL */
+	struct CmHashJob *hash_job;
+	uint8 *startup; /* the startup packet for the server */
 	uint32 startup_len;
 	uint8 *held; /* client bytes waiting for the target's login */
 	uint32 held_len;
@@ -99,9 +102,11 @@ extern void cm_session_close_all(void);
 extern int cm_session_pre_startup_count(void);
 extern bool cm_session_evict_pre_startup(void);
 
-/* for client.c, server.c and the authentication steps */
+/* for client.c and server.c */
 extern void cm_session_fail(CmSession *s, const char *sqlstate,
 							const char *message, const char *detail);
+extern void
+cm_session_step_failed(CmSession *s, const struct CmStepFailure *fail);
 extern void cm_session_close(CmSession *s);
 extern void cm_session_send_client(CmSession *s, const uint8 *msg, size_t len);
 extern void cm_session_send_server(CmSession *s, const uint8 *msg, size_t len);

@@ -20,7 +20,6 @@
 #include "utils/guc.h"
 #include "utils/timestamp.h"
 
-#include "cm_auth.h"
 #include "cm_guc.h"
 #include "cm_session.h"
 #include "cm_stats.h"
@@ -332,12 +331,11 @@ cm_conn_startup(CmSession *s)
 static int
 method_of(CmSession *s)
 {
-	const CmAuth *a = s->login ? s->login->auth : NULL;
+	int method = s->login ? s->login->auth_method : -1;
 
-	if (a == NULL || a->rule_line <= 0 || a->method < 0 ||
-		a->method >= CM_AUTH_NO_RULE)
+	if (method < 0 || method >= CM_AUTH_NO_RULE)
 		return CM_AUTH_NO_RULE;
-	return a->method;
+	return method;
 }
 
 void

@@ -58,7 +58,9 @@ static socklen_t node_http_len[CM_MAX_NODES];
 static uint64 instance;			 /* this monitor's run, served as "instance" */
 static uint32 timeline_mark = 0; /* highest timeline seen, ever */
 static uint32 stored_mark = 0;	 /* as last written to its file */
-static uint32 logged_mark = 0;	 /* as last logged */
+static bool mark_damaged = false; /* its file is unreadable: no leader */
+static CmVote vote;				  /* what this node votes for (cm_cluster.h) */
+static uint32 logged_mark = 0;	  /* as last logged */
 static int64 next_tick = 0;
 static MemoryContext work_cxt = NULL; /* reset at every loop iteration */
 static CmRouting described;			  /* this node at the last tick */
@@ -386,7 +388,9 @@ note_round(const CmNodeState *states, const CmClusterDecision *d)
 						   by)));
 		logged_mark = timeline_mark;
 	}
-	if (timeline_mark > stored_mark && cm_mark_store(timeline_mark))
+	/* a damaged file stays as it is until someone repairs it */
+	if (!mark_damaged && timeline_mark > stored_mark &&
+		cm_mark_store(timeline_mark))
 		stored_mark = timeline_mark;
 	if (strcmp(last_warning, d->warning) != 0)
 	{
@@ -406,6 +410,22 @@ note_round(const CmNodeState *states, const CmClusterDecision *d)
 	warned_self = !self_seen;
 }
 
+/* Until someone repairs a damaged mark file, each tick reads it again. */
+static void
+reread_mark(void)
+{
+	uint32 mark;
+
+	if (!cm_mark_load(&mark, false))
+		return;
+	ereport(LOG,
+			(errmsg("connection_manager: the timeline mark file is readable again, with timeline %u",
+					mark)));
+	mark_damaged = false;
+	stored_mark = mark;
+	timeline_mark = Max(timeline_mark, mark);
+}
+
 /* Turns the decision over the nodes into the routing state. */
 static void
 finish_round(void)
@@ -419,8 +439,22 @@ finish_round(void)
 	cm_probe_abort_all(); /* probes still out count as unreachable */
 	cm_probe_round_results(states, nnodes);
 	cm_probe_round_ms(probe_ms, nnodes);
-	cm_cluster_decide(nodes, states, nnodes, described.system_identifier,
-					  &timeline_mark, cm_read_only_max_lag, &d);
+	{
+		CmClusterSelf self = {
+			.sysid = described.system_identifier,
+			.instance = instance,
+			.vote = &vote,
+			.now = cm_now_ms(),
+			/* past the validity of anything routed on an earlier vote */
+			.hold_ms = 4 * (int64) cm_probe_interval + 1000,
+			.timeline_mark = timeline_mark,
+			.mark_damaged = mark_damaged,
+			.max_lag = cm_read_only_max_lag,
+		};
+
+		cm_cluster_decide(nodes, states, nnodes, &self, &d);
+		timeline_mark = self.timeline_mark;
+	}
 	note_round(states, &d);
 
 	memset(&r.read_write, 0, sizeof(CmTarget));
@@ -478,11 +512,15 @@ tick(int64 now)
 {
 	/* with the list, targets come from it: no DNS here */
 	cm_node_describe(&described, nnodes == 0);
+	if (mark_damaged)
+		reread_mark();
 	{
 		CmNodeState self; /* whole, or not at all, if an error cuts in */
 
 		cm_node_self(&described, instance, &self);
 		self.timeline_mark = timeline_mark;
+		self.vote_instance = vote.instance;
+		self.vote_timeline = vote.timeline;
 		cm_mon_view.self = self;
 	}
 	if (nnodes == 0)
@@ -540,7 +578,9 @@ cm_monitor_main(Datum arg)
 	AddWaitEventToSet(wes, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
 	AddWaitEventToSet(wes, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
 	AddWaitEventToSet(wes, WL_SOCKET_READABLE, epoll_fd, NULL, NULL);
-	timeline_mark = stored_mark = logged_mark = cm_mark_load();
+	vote.free_since = cm_now_ms(); /* a vote of an earlier run may count */
+	mark_damaged = !cm_mark_load(&timeline_mark, true);
+	stored_mark = logged_mark = timeline_mark;
 	cm_routing_repair();
 	load_nodes();
 	if (nnodes > 0)

@@ -16,6 +16,7 @@
 #include "cm_auth.h"
 #include "cm_cancel.h"
 #include "cm_client.h"
+#include "cm_hash.h"
 #include "cm_proto.h"
 #include "cm_readonly.h"
 #include "cm_stats.h"
@@ -74,6 +75,125 @@ client_rewrite_startup(CmSession *s, const CmFirstPacket *pkt)
 	return true;
 }
 
+/* ------------------------------------------------------------------------
+ * Authentication: the steps of auth.c, and what the session does after each
+ * ------------------------------------------------------------------------
+ */
+
+static void client_hash_password(CmSession *s);
+
+/*
+ * Acts on what an authentication step did: its reply goes to the client,
+ * then the exchange goes on, the password is hashed, or the client, now
+ * authenticated, is routed to its target.
+ */
+static void
+client_auth_next(CmSession *s, CmStepStatus status, const CmOut *reply,
+				 const CmStepFailure *fail)
+{
+	if (status == CM_STEP_FAILED)
+	{
+		cm_session_step_failed(s, fail);
+		return;
+	}
+	if (reply != NULL && reply->len > 0)
+	{
+		cm_session_send_client(s, reply->data, reply->len);
+		if (s->state != CM_SS_AUTH)
+			return; /* no room for it: closed */
+	}
+	if (status == CM_STEP_HASH)
+		client_hash_password(s);
+	else if (status == CM_STEP_DONE)
+		cm_session_authenticated(s);
+}
+
+/* The hashing thread is done with the client's password (cm_hash.h). */
+static void
+client_password_hashed(void *owner, const uint8_t *salted)
+{
+	CmSession *s = owner;
+	CmStepFailure fail;
+
+	s->login->hash_job = NULL;
+	if (s->state != CM_SS_AUTH)
+		return;
+	client_auth_next(s, cm_auth_password_hashed(s->login->auth, salted, &fail),
+					 NULL, &fail);
+	cm_session_update(s);
+}
+
+/* The password is checked off the loop, or in it when there is no thread. */
+static void
+client_hash_password(CmSession *s)
+{
+	CmAuth *a = s->login->auth;
+	CmStepFailure fail;
+
+	switch (cm_hash_submit(a->password, &a->secret, client_password_hashed, s,
+						   &s->login->hash_job))
+	{
+		case CM_HASH_QUEUED:
+			return;
+		case CM_HASH_BUSY:
+			cm_session_fail(s, "53300",
+							"sorry, too many password checks in progress", NULL);
+			return;
+		case CM_HASH_UNAVAILABLE:
+			client_auth_next(s, cm_auth_check_password(a, &fail), NULL, &fail);
+			return;
+	}
+}
+
+/* The startup packet is in: the client proves itself to us (auth.c). */
+static void
+client_auth_begin(CmSession *s)
+{
+	CmLogin *l = s->login;
+	CmAuthClient client;
+	uint8 data[CM_AUTH_MESSAGE_MAX];
+	CmOut reply;
+	CmStepFailure fail;
+	CmStepStatus status;
+
+	client.addr = &l->client_sockaddr;
+	client.addr_text = l->client_addr;
+	client.tls = s->client.tls;
+	client.user = l->user;
+	client.database = l->database;
+	cm_out_init(&reply, data, sizeof(data));
+	status = cm_auth_begin(&client, &l->auth, &reply, &fail);
+	if (l->auth != NULL)
+		l->auth_method = l->auth->method;
+	client_auth_next(s, status, &reply, &fail);
+}
+
+/* Whole messages the client sent while it proves itself. */
+static void
+client_auth_input(CmSession *s)
+{
+	while (s->state == CM_SS_AUTH)
+	{
+		uint8 data[CM_AUTH_MESSAGE_MAX];
+		CmOut reply;
+		CmStepFailure fail;
+		CmStepStatus status;
+		size_t used;
+		uint32 len;
+		const uint8 *in = cm_stream_unscanned(&s->client, &len);
+
+		if (len == 0)
+			break;
+		cm_out_init(&reply, data, sizeof(data));
+		status =
+			cm_auth_client_data(s->login->auth, in, len, &used, &reply, &fail);
+		cm_stream_consume(&s->client, (uint32) used);
+		client_auth_next(s, status, &reply, &fail);
+		if (used == 0)
+			break;
+	}
+}
+
 static void
 client_startup_packet(CmSession *s, const CmFirstPacket *pkt)
 {
@@ -101,9 +221,9 @@ client_startup_packet(CmSession *s, const CmFirstPacket *pkt)
 	}
 	s->state = CM_SS_AUTH;
 	cm_session_deadline_after(s, (int64) AuthenticationTimeout * 1000);
-	cm_auth_begin(s);
+	client_auth_begin(s);
 	if (s->state == CM_SS_AUTH)
-		cm_auth_client_data(s);
+		client_auth_input(s);
 }
 
 /* One step of the TLS handshake with the client. */
@@ -239,5 +359,5 @@ cm_client_input(CmSession *s)
 	if (s->state == CM_SS_STARTUP)
 		client_first_packets(s);
 	else if (s->state == CM_SS_AUTH)
-		cm_auth_client_data(s);
+		client_auth_input(s);
 }

@@ -34,6 +34,53 @@
 
 static void server_begin_login(CmSession *s);
 
+static bool
+sockaddr_is_loopback(const struct sockaddr_storage *a)
+{
+	if (a->ss_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *) a)->sin_addr.s_addr) >>
+				24) == 127;
+	if (a->ss_family == AF_INET6)
+		return IN6_IS_ADDR_LOOPBACK(
+			&((const struct sockaddr_in6 *) a)->sin6_addr);
+	return false;
+}
+
+/* What the login step knows of the target. */
+static void
+server_login_target(CmSession *s, CmLoginTarget *t)
+{
+	t->name = s->login->target.name;
+	t->user = s->login->user;
+	t->tls = s->server.tls != NULL;
+	t->loopback = sockaddr_is_loopback(&s->login->target.addr);
+}
+
+/*
+ * Answers one of the target's authentication requests (login.c); false
+ * when the session failed.
+ */
+static bool
+server_login_answer(CmSession *s, const uint8 *msg, uint32 total)
+{
+	uint8 data[CM_LOGIN_REPLY_MAX];
+	CmLoginTarget target;
+	CmOut reply;
+	CmStepFailure fail;
+
+	server_login_target(s, &target);
+	cm_out_init(&reply, data, sizeof(data));
+	if (cm_login_answer(s->login->auth, &target, msg, total, &reply, &fail) ==
+		CM_STEP_FAILED)
+	{
+		cm_session_step_failed(s, &fail);
+		return false;
+	}
+	if (reply.len > 0)
+		cm_session_send_server(s, data, reply.len);
+	return true;
+}
+
 static int
 sockaddr_port(const struct sockaddr_storage *a)
 {
@@ -242,7 +289,10 @@ server_queue_startup(CmSession *s)
 static void
 server_begin_login(CmSession *s)
 {
-	cm_login_note_plaintext(s, "connection manager proofs");
+	CmLoginTarget target;
+
+	server_login_target(s, &target);
+	cm_login_note_plaintext(&target, "connection manager proofs");
 	if (!server_queue_startup(s))
 	{
 		cm_session_fail(s, "08P01",
@@ -488,7 +538,7 @@ cm_server_scan_login(CmSession *s)
 		/* the target's authentication requests are ours to answer */
 		if (type == 'R' && total >= 9 && cm_proto_get_u32(msg + 5) != 0)
 		{
-			if (!cm_login_answer(s, msg, total))
+			if (!server_login_answer(s, msg, total))
 				return;
 			cm_stream_cut(&s->server, total);
 			continue;

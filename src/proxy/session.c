@@ -123,8 +123,8 @@ session_login_end(CmSession *s)
 	if (l == NULL)
 		return;
 	cm_session_startup_done(s);
-	cm_hash_forget(s);
-	cm_auth_free(s);
+	cm_hash_forget(&l->hash_job);
+	cm_auth_free(l->auth);
 	free(l->startup);
 	if (l->held != NULL)
 		explicit_bzero(l->held, l->held_len);
@@ -193,7 +193,8 @@ session_fail(CmSession *s, const char *sqlstate, const char *message,
 			 const char *detail)
 {
 	cm_conn_failed(s, sqlstate, message);
-	cm_hash_forget(s);
+	if (s->login != NULL)
+		cm_hash_forget(&s->login->hash_job);
 	cm_stream_close(&s->server);
 	if (s->state == CM_SS_RELAY || s->client.watch.fd < 0)
 	{
@@ -218,6 +219,19 @@ cm_session_fail(CmSession *s, const char *sqlstate, const char *message,
 				const char *detail)
 {
 	session_fail(s, sqlstate, message, detail);
+}
+
+/* A step failed (cm_auth.h): its LOG line, then the client's FATAL error. */
+void
+cm_session_step_failed(CmSession *s, const CmStepFailure *fail)
+{
+	if (fail->log[0] != '\0')
+		ereport(LOG, (errmsg("%s", fail->log),
+					  fail->log_detail[0] != '\0'
+						  ? errdetail("%s", fail->log_detail)
+						  : 0));
+	session_fail(s, fail->sqlstate, fail->message,
+				 fail->detail[0] != '\0' ? fail->detail : NULL);
 }
 
 /* One side went away: pass on what is already read, then close. */
@@ -302,6 +316,7 @@ cm_session_accept(int fd, CmPortKind port, const struct sockaddr_storage *addr)
 	s->port = port;
 	s->slot = -1;
 	s->login = l;
+	l->auth_method = -1;
 	cm_stream_init(&s->client, fd, session_client_ready, s);
 	cm_stream_init(&s->server, -1, session_server_ready, s);
 	cm_timer_init(&s->timer, session_timed_out, s);
