@@ -64,8 +64,8 @@ static CmWatch signal_watch;
 static int64 accept_pause_logged_until;
 
 /*
- * Connections that have not sent their startup packet yet cost a session's
- * buffers and a descriptor each, for up to authentication_timeout: at most
+ * Connections that have not sent their startup packet yet cost a session
+ * and a descriptor each, for up to authentication_timeout: at most
  * this many per worker, the server's own bound (2 x MaxBackends) shared out.
  */
 static int pre_startup_cap;
@@ -331,9 +331,11 @@ cm_proxy_main(Datum arg)
 
 	/*
 	 * Each turn waits for events and timers (cm_event.h), then acts on
-	 * signals, re-reads the routing state if the monitor changed it, and
-	 * frees what the turn closed.
+	 * signals, re-reads the routing state if the monitor changed it (the
+	 * wake-up eventfd's handler does too, within the turn), and frees what
+	 * the turn closed.
 	 */
+	refresh_routing();
 	while (!ShutdownRequestPending)
 	{
 		(void) cm_loop_run(-1);

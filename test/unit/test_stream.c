@@ -5,8 +5,9 @@
  *		are passed on, so an idle stream holds none and the pool bounds what
  *		stays allocated; partial writes keep the rest; EOF and errors end a
  *		stream; our own messages go behind or ahead of what was read; the
- *		unscanned part is inspected, cut and passed in place.  TLS is not
- *		linked: its functions are stubs that must never be called.
+ *		unscanned part is inspected, cut and passed in place; a long random
+ *		run of buffer operations matches a plain model of the bytes.  TLS
+ *		is not linked: its functions are stubs that must never be called.
  *
  * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
@@ -287,6 +288,133 @@ test_pool_bound(void)
 		   "the pool keeps its bound");
 }
 
+/*
+ * The bytes a stream holds, kept apart as a plain array: what was read
+ * (or queued) and not yet taken, and how many of them may be passed on.
+ */
+static uint8_t model[CM_STREAM_BUF_SIZE];
+static uint32_t model_len;
+static uint32_t model_scanned;
+
+static bool
+matches_model(CmStream *st)
+{
+	CmStreamBuf *b = st->buf;
+
+	if (b == NULL)
+		return model_len == 0;
+	return model_len > 0 && b->start <= b->scan && b->scan <= b->end &&
+		   b->end <= CM_STREAM_BUF_SIZE && b->end - b->start == model_len &&
+		   b->scan - b->start == model_scanned &&
+		   memcmp(b->data + b->start, model, model_len) == 0 &&
+		   cm_stream_has_output(st) == (model_scanned > 0);
+}
+
+static void
+test_random_operations(void)
+{
+	CmStream st;
+	static uint8_t bytes[CM_STREAM_BUF_SIZE + 2];
+	int steps = 200000;
+	int bad_step = -1;
+	uint32_t seed = 12345;
+
+	cm_stream_init(&st, -1, no_handler, NULL);
+	model_len = model_scanned = 0;
+	for (int i = 0; i < steps && bad_step < 0; i++)
+	{
+		uint32_t r;
+		uint32_t n;
+		bool fits;
+
+		seed = seed * 1103515245u + 12345u;
+		r = seed >> 8;
+		/* mostly small, now and then up to a whole buffer */
+		n = (r >> 4) % (r % 7 == 0 ? CM_STREAM_BUF_SIZE + 2 : 600);
+		for (uint32_t k = 0; k < n; k++)
+			bytes[k] = (uint8_t) (r + k * 31 + i);
+		fits = n <= CM_STREAM_BUF_SIZE - model_len;
+		switch (r % 11)
+		{
+			case 0:
+			case 1:
+				if (n == 0)
+					break;
+				if (cm_stream_append(&st, bytes, n) != fits)
+					bad_step = i;
+				else if (fits)
+				{
+					memcpy(model + model_len, bytes, n);
+					model_len += n;
+					model_scanned = model_len;
+				}
+				break;
+			case 2:
+				if (n == 0)
+					break;
+				if (cm_stream_prepend(&st, bytes, n) != fits)
+					bad_step = i;
+				else if (fits)
+				{
+					memmove(model + n, model, model_len);
+					memcpy(model, bytes, n);
+					model_len += n;
+					model_scanned += n;
+				}
+				break;
+			case 3:
+				n = n % (model_len - model_scanned + 1);
+				cm_stream_pass(&st, n);
+				model_scanned += n;
+				break;
+			case 4:
+				if (cm_stream_pass_all(&st) != model_len - model_scanned)
+					bad_step = i;
+				model_scanned = model_len;
+				break;
+			case 5:
+				cm_stream_cut(&st, n);
+				n = n < model_len - model_scanned ? n
+												  : model_len - model_scanned;
+				memmove(model + model_scanned, model + model_scanned + n,
+						model_len - model_scanned - n);
+				model_len -= n;
+				break;
+			case 6:
+				cm_stream_consume(&st, n);
+				n = n < model_len ? n : model_len;
+				memmove(model, model + n, model_len - n);
+				model_len -= n;
+				model_scanned = model_scanned > n ? model_scanned - n : 0;
+				break;
+			case 7:
+				cm_stream_drop_unscanned(&st);
+				model_len = model_scanned;
+				break;
+			case 8:
+				cm_stream_compact(&st);
+				break;
+			case 9:
+				(void) cm_stream_make_room(&st, n);
+				break;
+			case 10:
+				if (r % 5 == 0)
+				{
+					cm_stream_clear(&st);
+					model_len = model_scanned = 0;
+				}
+				break;
+		}
+		if (!matches_model(&st))
+			bad_step = i;
+	}
+	ok(bad_step < 0, "%d random operations match the model (first bad: %d)",
+	   steps, bad_step);
+	is_int(cm_stream_pool_in_use(), st.buf ? 1 : 0,
+		   "the pool counts the one buffer held");
+	cm_stream_clear(&st);
+}
+
 int
 main(void)
 {
@@ -294,5 +422,6 @@ main(void)
 	test_partial_write();
 	test_messages();
 	test_pool_bound();
+	test_random_operations();
 	return done_testing();
 }
