@@ -279,6 +279,43 @@ client_reply_byte(CmSession *s, char c)
 	cm_session_send_client(s, (const uint8 *) &c, 1);
 }
 
+/*
+ * An SSLRequest or GSSENCRequest, alone in what the client sent (whole):
+ * 'S' starts TLS once it has left, 'N' lets the client go on in the clear;
+ * each may come once.
+ */
+static void
+client_encryption_request(CmSession *s, CmPacketKind kind, bool whole)
+{
+	CmLogin *l = s->login;
+
+	if (!whole || (kind == CM_PACKET_SSL_REQUEST && l->ssl_requested) ||
+		(kind == CM_PACKET_GSSENC_REQUEST && l->gss_requested))
+	{
+		cm_session_fail(s, "08P01",
+						"received unencrypted data after an encryption request",
+						NULL);
+		return;
+	}
+	cm_stream_clear(&s->client);
+	if (kind == CM_PACKET_GSSENC_REQUEST)
+	{
+		l->gss_requested = true;
+		client_reply_byte(s, 'N');
+		return;
+	}
+	l->ssl_requested = true;
+	if (!cm_tls_enabled())
+	{
+		client_reply_byte(s, 'N');
+		return;
+	}
+	/* the handshake starts once 'S' has left, on the bare socket */
+	client_reply_byte(s, 'S');
+	if (s->state == CM_SS_STARTUP)
+		s->state = CM_SS_TLS_START;
+}
+
 /* Handles the client's first packets: encryption requests, then startup. */
 static void
 client_first_packets(CmSession *s)
@@ -311,32 +348,7 @@ client_first_packets(CmSession *s)
 		case CM_PACKET_SSL_REQUEST:
 		case CM_PACKET_GSSENC_REQUEST:
 			/* bytes pipelined behind the request are never accepted */
-			if (len != pkt.length ||
-				(kind == CM_PACKET_SSL_REQUEST && l->ssl_requested) ||
-				(kind == CM_PACKET_GSSENC_REQUEST && l->gss_requested))
-			{
-				cm_session_fail(s, "08P01",
-								"received unencrypted data after an encryption request",
-								NULL);
-				return;
-			}
-			cm_stream_clear(&s->client);
-			if (kind == CM_PACKET_GSSENC_REQUEST)
-			{
-				l->gss_requested = true;
-				client_reply_byte(s, 'N');
-				return;
-			}
-			l->ssl_requested = true;
-			if (!cm_tls_enabled())
-			{
-				client_reply_byte(s, 'N');
-				return;
-			}
-			/* the handshake starts once 'S' has left, on the bare socket */
-			client_reply_byte(s, 'S');
-			if (s->state == CM_SS_STARTUP)
-				s->state = CM_SS_TLS_START;
+			client_encryption_request(s, kind, len == pkt.length);
 			return;
 		case CM_PACKET_CANCEL:
 			cm_stat_add(s->port,

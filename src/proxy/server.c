@@ -486,10 +486,63 @@ server_relay_begins(CmSession *s)
 }
 
 /*
- * Inspects whole server messages while the session logs in.  The server's
- * BackendKeyData is kept for cancels and replaced, in place, by ours;
- * ReadyForQuery ends the login.
+ * ReadyForQuery on the read-only port, but the server never said the lock
+ * is on: its connection_manager is missing, and the session must not go.
  */
+static void
+server_refuse_unlocked(CmSession *s)
+{
+	char detail[256];
+
+	snprintf(detail, sizeof(detail),
+			 "The server \"%s\" did not confirm the read-only lock: connection_manager must be in its shared_preload_libraries.",
+			 s->login->target.name);
+	ereport(LOG,
+			(errmsg("connection_manager: refusing a read-only session on \"%s\"",
+					s->login->target.name),
+			 errdetail("%s", detail)));
+	cm_session_fail(s, "08004",
+					"the target server could not lock the session read-only",
+					detail);
+}
+
+/*
+ * One whole message of the server while logging in.  Its BackendKeyData
+ * is kept for cancels and replaced, in place, by ours; its authentication
+ * requests are ours to answer and go no further; ReadyForQuery ends the
+ * login.  Whatever ends the login changes the session's state.
+ */
+static void
+server_login_message(CmSession *s, char type, uint8 *msg, uint32 total)
+{
+	if (type == 'K' && total == 13 && s->slot >= 0)
+	{
+		int32 pid;
+		int32 key;
+
+		cm_slot_set_server_key(s->slot, (int32) cm_proto_get_u32(msg + 5),
+							   (int32) cm_proto_get_u32(msg + 9), &pid, &key);
+		cm_proto_build_backend_key(msg, total, pid, key);
+	}
+	if (type == 'R' && total >= 9 && cm_proto_get_u32(msg + 5) != 0)
+	{
+		if (server_login_answer(s, msg, total))
+			cm_stream_cut(&s->server, total);
+		return;
+	}
+	if (type == 'S' && s->port == CM_PORT_READ_ONLY)
+		server_note_parameter(s, msg, total);
+	if (type == 'Z' && s->port == CM_PORT_READ_ONLY && !s->login->lock_confirmed)
+	{
+		server_refuse_unlocked(s);
+		return;
+	}
+	cm_stream_pass(&s->server, total);
+	if (type == 'Z')
+		server_relay_begins(s);
+}
+
+/* Inspects the server's messages while the session logs in, whole ones. */
 void
 cm_server_scan_login(CmSession *s)
 {
@@ -525,45 +578,7 @@ cm_server_scan_login(CmSession *s)
 			(void) cm_stream_make_room(&s->server, total);
 			return;
 		}
-		if (type == 'K' && total == 13 && s->slot >= 0)
-		{
-			int32 pid;
-			int32 key;
-
-			cm_slot_set_server_key(s->slot, (int32) cm_proto_get_u32(msg + 5),
-								   (int32) cm_proto_get_u32(msg + 9), &pid,
-								   &key);
-			cm_proto_build_backend_key(msg, total, pid, key);
-		}
-		/* the target's authentication requests are ours to answer */
-		if (type == 'R' && total >= 9 && cm_proto_get_u32(msg + 5) != 0)
-		{
-			if (!server_login_answer(s, msg, total))
-				return;
-			cm_stream_cut(&s->server, total);
-			continue;
-		}
-		if (type == 'S' && s->port == CM_PORT_READ_ONLY)
-			server_note_parameter(s, msg, total);
-		if (type == 'Z' && s->port == CM_PORT_READ_ONLY && !l->lock_confirmed)
-		{
-			char detail[256];
-
-			snprintf(detail, sizeof(detail),
-					 "The server \"%s\" did not confirm the read-only lock: connection_manager must be in its shared_preload_libraries.",
-					 l->target.name);
-			ereport(LOG,
-					(errmsg("connection_manager: refusing a read-only session on \"%s\"",
-							l->target.name),
-					 errdetail("%s", detail)));
-			cm_session_fail(s, "08004",
-							"the target server could not lock the session read-only",
-							detail);
-			return;
-		}
-		cm_stream_pass(&s->server, total);
-		if (type == 'Z')
-			server_relay_begins(s);
+		server_login_message(s, type, msg, total);
 	}
 }
 
