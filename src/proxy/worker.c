@@ -44,6 +44,8 @@
 #define CM_ACCEPT_BATCH 64
 /* how long accepting stops when descriptors or memory run out */
 #define CM_ACCEPT_PAUSE_MS 200
+/* how often the loop looks for changes when it has no eventfd to say so */
+#define CM_POLL_MS 200
 /* evictions are logged at most this often */
 #define CM_EVICTION_LOG_INTERVAL 10000
 
@@ -61,6 +63,7 @@ static int nlisteners;
 static CmWatch wake_watch;
 static CmWatch pm_death_watch;
 static CmWatch signal_watch;
+static CmTimer poll_timer; /* when one of those eventfds is missing */
 static int64 accept_pause_logged_until;
 
 /*
@@ -266,16 +269,32 @@ proxy_sighup(SIGNAL_ARGS)
 	signal_knock();
 }
 
-/* The worker's own descriptors in the loop; FATAL when one cannot be. */
+/*
+ * Without the monitor's eventfd or our signals' one, the loop looks for
+ * routing changes and signals every CM_POLL_MS instead.
+ */
+static void
+poll_tick(void *arg)
+{
+	(void) arg;
+	refresh_routing();
+	(void) cm_timer_set(&poll_timer, cm_now_ms() + CM_POLL_MS);
+}
+
+/* The worker's own descriptors in the loop; FATAL without the postmaster. */
 static void
 watch_worker_fds(void)
 {
 	int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	bool poll = false;
 
 	cm_watch_init(&signal_watch, fd, signal_ready, NULL);
-	if (fd < 0 || !cm_watch_set(&signal_watch, CM_EV_READ))
-		ereport(FATAL,
-				(errmsg("connection_manager: could not create an eventfd: %m")));
+	if (fd >= 0 && !cm_watch_set(&signal_watch, CM_EV_READ))
+	{
+		close(fd);
+		signal_watch.fd = -1;
+	}
+	poll |= signal_watch.fd < 0;
 	cm_watch_init(&pm_death_watch, postmaster_alive_fds[POSTMASTER_FD_WATCH],
 				  pm_death_ready, NULL);
 	if (!cm_watch_set(&pm_death_watch, CM_EV_READ))
@@ -284,8 +303,10 @@ watch_worker_fds(void)
 					"connection_manager: could not watch the postmaster: %m")));
 	cm_watch_init(&wake_watch, cm_wakeup_fd(cm_proxy_worker_index), wake_ready,
 				  NULL);
-	if (wake_watch.fd >= 0)
-		(void) cm_watch_set(&wake_watch, CM_EV_READ);
+	poll |= wake_watch.fd < 0 || !cm_watch_set(&wake_watch, CM_EV_READ);
+	cm_timer_init(&poll_timer, poll_tick, NULL);
+	if (poll)
+		poll_tick(NULL);
 }
 
 void
