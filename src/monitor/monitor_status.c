@@ -5,7 +5,8 @@
  *		for the SQL views; the HTTP answers add the live counters of the
  *		proxy workers when they are asked for.  Also the checks that load
  *		balancers ask: is this node the leader, in the read-only pool,
- *		within a lag.
+ *		within a lag.  The routing and this node's state as last decided
+ *		(cm_mon_view) are kept here too, for the answers that need no view.
  *
  * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
@@ -19,6 +20,7 @@
 #include "cm_event.h"
 #include "cm_stats.h"
 
+CmMonView cm_mon_view; /* written by the loop as it decides */
 CmStatusView cm_mon_status;
 
 /* Probe statistics of each entry of the node list, kept across rounds. */
