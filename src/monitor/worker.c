@@ -224,10 +224,61 @@ note_round(const CmNodeState *states, const CmClusterDecision *d)
 	warned_self = !self_seen;
 }
 
+/* The routing state the decision over the nodes makes of this node's. */
+static void
+route_by_decision(const CmClusterDecision *d, const CmNodeState *states,
+				  CmRouting *r)
+{
+	const CmMonNodes *l = &cm_mon_nodes;
+
+	memset(&r->read_write, 0, sizeof(CmTarget));
+	memset(&r->read_only, 0, sizeof(CmTarget));
+	r->read_only_is_leader = false;
+	r->leader[0] = '\0';
+	if (d->leader >= 0 && l->target[d->leader].valid)
+	{
+		r->read_write = l->target[d->leader];
+		strlcpy(r->leader, l->conf[d->leader].name, CM_NODE_NAME_LEN);
+		r->no_leader_reason[0] = '\0';
+	}
+	else if (d->leader >= 0)
+		snprintf(r->no_leader_reason, CM_REASON_LEN,
+				 "the address of the write leader \"%s\" did not resolve",
+				 l->conf[d->leader].name);
+	else
+		strlcpy(r->no_leader_reason, d->no_leader_reason, CM_REASON_LEN);
+
+	r->ro_pool_size = 0;
+	for (int i = 0; i < d->pool_size; i++)
+	{
+		int n = d->pool[i];
+
+		if (!l->target[n].valid)
+			continue;
+		r->ro_pool[r->ro_pool_size] = l->target[n];
+		r->ro_load[r->ro_pool_size] = states[n].sessions;
+		r->ro_pool_size++;
+	}
+	if (r->ro_pool_size > 0)
+		strlcpy(r->read_only_reason, "standbys follow the write leader",
+				CM_REASON_LEN);
+	else
+	{
+		strlcpy(r->read_only_reason, d->no_pool_reason, CM_REASON_LEN);
+		if (cm_read_only_fallback == CM_RO_FALLBACK_LEADER && r->read_write.valid)
+		{
+			r->read_only = r->read_write;
+			r->read_only_is_leader = true;
+		}
+	}
+	/* a monitor that stops publishing stops the writes it routed */
+	r->valid_until = cm_now_ms() + 3 * (int64) cm_probe_interval + 1000;
+}
+
 /*
- * Turns the decision over the nodes into the routing state: at the end of
- * a round (probe.c calls it from the loop), or when the next interval
- * starts first.
+ * Decides over the nodes' answers and publishes the routing state: at the
+ * end of a round (probe.c calls it from the loop), or when the next
+ * interval starts first.
  */
 static void
 finish_round(void)
@@ -244,51 +295,9 @@ finish_round(void)
 	cm_cluster_decide(l->conf, states, l->n, described.system_identifier,
 					  &timeline_mark, cm_read_only_max_lag, &d);
 	note_round(states, &d);
-
-	memset(&r.read_write, 0, sizeof(CmTarget));
-	memset(&r.read_only, 0, sizeof(CmTarget));
-	r.read_only_is_leader = false;
-	r.leader[0] = '\0';
-	if (d.leader >= 0 && l->target[d.leader].valid)
-	{
-		r.read_write = l->target[d.leader];
-		strlcpy(r.leader, l->conf[d.leader].name, CM_NODE_NAME_LEN);
-		r.no_leader_reason[0] = '\0';
-	}
-	else if (d.leader >= 0)
-		snprintf(r.no_leader_reason, CM_REASON_LEN,
-				 "the address of the write leader \"%s\" did not resolve",
-				 l->conf[d.leader].name);
-	else
-		strlcpy(r.no_leader_reason, d.no_leader_reason, CM_REASON_LEN);
-
-	r.ro_pool_size = 0;
-	for (int i = 0; i < d.pool_size; i++)
-	{
-		int n = d.pool[i];
-
-		if (!l->target[n].valid)
-			continue;
-		r.ro_pool[r.ro_pool_size] = l->target[n];
-		r.ro_load[r.ro_pool_size] = states[n].sessions;
-		r.ro_pool_size++;
-	}
-	if (r.ro_pool_size > 0)
-		strlcpy(r.read_only_reason, "standbys follow the write leader",
-				CM_REASON_LEN);
-	else
-	{
-		strlcpy(r.read_only_reason, d.no_pool_reason, CM_REASON_LEN);
-		if (cm_read_only_fallback == CM_RO_FALLBACK_LEADER && r.read_write.valid)
-		{
-			r.read_only = r.read_write;
-			r.read_only_is_leader = true;
-		}
-	}
+	route_by_decision(&d, states, &r);
 	cm_mon_view.self_is_leader =
 		d.leader >= 0 && states[d.leader].instance == instance;
-	/* a monitor that stops publishing stops the writes it routed */
-	r.valid_until = cm_now_ms() + 3 * (int64) cm_probe_interval + 1000;
 	publish(&r);
 	cm_mon_status_round(l->conf, states, probe_ms, l->n, &d, instance, &r,
 						timeline_mark);
