@@ -53,6 +53,7 @@ typedef struct CmMonView
 /* monitor_status.c: the cluster as the HTTP answers and views tell it */
 extern CmMonView cm_mon_view;
 extern CmStatusView cm_mon_status;
+extern void cm_mon_status_count_http(bool from_node, bool refused);
 extern void cm_mon_status_reset_probes(void);
 extern void cm_mon_status_alone(const CmRouting *r, const CmNodeState *self);
 extern void
@@ -93,7 +94,6 @@ extern void cm_http_open(void);
 extern void cm_http_reload(void);
 extern void cm_http_close_all(void);
 extern void cm_http_free_closed(void);
-extern void cm_http_counters(uint64 *accepted, uint64 *refused);
 
 /*
  * probe.c: one round reads every node's /node/state.  It ends when every

@@ -61,8 +61,6 @@ static int nlisteners = 0;
 static dlist_head conns = DLIST_STATIC_INIT(conns);	  /* oldest first */
 static dlist_head closed = DLIST_STATIC_INIT(closed); /* to free */
 static int nconns[2] = {0, 0};						  /* others, peers */
-static uint64 accepted[2] = {0, 0};
-static uint64 refused[2] = {0, 0};
 static bool https = false;
 static bool https_waiting = false; /* not served: no certificate at start */
 
@@ -309,14 +307,6 @@ conn_close(HttpConn *c)
 	dlist_push_tail(&closed, &c->node);
 }
 
-/* What the HTTP port counted, for /status and /metrics. */
-void
-cm_http_counters(uint64 *accepted_out, uint64 *refused_out)
-{
-	memcpy(accepted_out, accepted, sizeof(accepted));
-	memcpy(refused_out, refused, sizeof(refused));
-}
-
 /* Frees the connections closed during the last turn of the loop. */
 void
 cm_http_free_closed(void)
@@ -369,7 +359,7 @@ conn_accept(void *arg, int fd, const struct sockaddr_storage *addr)
 		!evict_idle(peer))
 	{
 		close(fd); /* every connection is busy: refuse this one */
-		refused[peer]++;
+		cm_mon_status_count_http(peer, true);
 		return;
 	}
 	c = MemoryContextAllocExtended(TopMemoryContext, sizeof(HttpConn),
@@ -399,7 +389,7 @@ conn_accept(void *arg, int fd, const struct sockaddr_storage *addr)
 	(void) cm_timer_set(&c->deadline, cm_now_ms() + CM_HTTP_DEADLINE_MS);
 	dlist_push_tail(&conns, &c->node);
 	nconns[peer]++;
-	accepted[peer]++;
+	cm_mon_status_count_http(peer, false);
 }
 
 static void

@@ -3,6 +3,7 @@
  *		Partial reads and writes on the monitor's sockets, plain or through
  *		TLS, for the HTTP server and the probes: a short count, the end, an
  *		error, or a wait with the watch turned to the direction needed.
+ *		Issue 13 moves this into the event layer's streams (event/stream.c).
  *
  * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
