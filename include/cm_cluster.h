@@ -12,7 +12,7 @@
  *		{"name":"pg1","system_identifier":"7312...","port":5432,
  *		 "in_recovery":false,"timeline":1,"timeline_mark":1,
  *		 "wal_lsn":"0/3000148","streaming":false,"sessions":3,
- *		 "instance":"5f0c..."}
+ *		 "instance":"5f0c...","vote":"5f0c...","vote_timeline":1}
  *
  * system_identifier is a string because it does not fit a JSON number's
  * exact range; wal_lsn is the WAL flushed on a primary and replayed on a
@@ -21,8 +21,12 @@
  * is balanced by; port is its PostgreSQL port and instance a random number
  * drawn when its monitor started, so that a monitor can tell which entry of
  * the list answered, and whether two entries are the same server;
- * timeline_mark is the highest timeline that monitor has seen.  Every key
- * is required; unknown keys are skipped, so newer nodes can add some.
+ * timeline_mark is the highest timeline that monitor has seen.  vote and
+ * vote_timeline name the node that monitor found to be the only primary on
+ * the highest timeline in its last round (the instance of its monitor;
+ * zeros: none): the write leader is the node a majority of the list votes
+ * for.  Every key but the vote is required (a state without a vote votes
+ * for nobody); unknown keys are skipped, so newer nodes can add some.
  *
  * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
@@ -61,12 +65,16 @@ typedef struct CmNodeState
 	uint64_t instance;		/* random per monitor start: tells a node itself */
 	int port;				/* its PostgreSQL port, to match the list */
 	uint32_t timeline_mark; /* the highest timeline its monitor has seen */
+	uint64_t vote_instance; /* the instance its monitor votes for; 0: none */
+	uint32_t vote_timeline; /* and on which timeline */
 } CmNodeState;
 
 /* The leader and read-only pool decided from every node's state. */
 typedef struct CmClusterDecision
 {
-	int leader; /* index into the nodes, or -1 */
+	int leader;	   /* index into the nodes, or -1 */
+	int candidate; /* what this monitor votes for (index), or -1 */
+	int votes;	   /* nodes voting for the candidate, this one included */
 	char no_leader_reason[CM_CLUSTER_REASON_LEN];
 	int pool[CM_MAX_NODES]; /* indexes of the standbys taking RO sessions */
 	int pool_size;
@@ -94,17 +102,42 @@ cm_node_state_format(const CmNodeState *state, char *buf, size_t len);
 extern bool cm_node_state_parse(const char *body, size_t len, CmNodeState *out);
 
 /*
- * Decides the leader and the read-only pool.  self_sysid is this node's
- * system identifier: nodes of another cluster never take sessions.
- * timeline_mark is the highest timeline seen so far; it is raised here and
- * never lowered.  max_lag is read_only_max_lag in bytes (-1: no limit).
- * More than CM_MAX_NODES nodes give no leader.  The majority
- * counts nodes that answered with self_sysid.
+ * A monitor's vote.  It withdraws a vote at once, but casts a new one only
+ * after voting for nobody for hold_ms (from its start, too): by then every
+ * routing state another monitor built on its earlier vote has expired, so
+ * no two monitors can count the one node for two leaders.
+ */
+typedef struct CmVote
+{
+	uint64_t instance;	/* the candidate's monitor instance; 0: nobody */
+	uint32_t timeline;	/* the candidate's timeline */
+	int64_t free_since; /* since when it votes for nobody */
+} CmVote;
+
+/* What a monitor knows of itself when it decides. */
+typedef struct CmClusterSelf
+{
+	uint64_t sysid;	   /* nodes of another cluster never take sessions */
+	uint64_t instance; /* its own instance: the entry whose vote is *vote */
+	CmVote *vote;	   /* moved here towards this round's candidate */
+	int64_t now;	   /* cm_now_ms() of the round */
+	int64_t hold_ms;   /* how long a vote waits after another */
+	uint32_t timeline_mark; /* highest timeline seen; raised, never lowered */
+	bool mark_damaged;		/* the stored mark is unreadable: no leader */
+	int64_t max_lag;		/* read_only_max_lag in bytes; -1: no limit */
+} CmClusterSelf;
+
+/*
+ * Decides the leader and the read-only pool.  The candidate is the only
+ * primary on the highest timeline among the nodes that answered for this
+ * cluster, when they are a majority of the list; it becomes the leader
+ * when a majority of the list votes for it (this monitor voting for its
+ * candidate), so that two monitors that see different primaries cannot
+ * both route writes.  More than CM_MAX_NODES nodes give no leader.
  */
 extern void
 cm_cluster_decide(const CmNodeConf *conf, const CmNodeState *nodes, int n,
-				  uint64_t self_sysid, uint32_t *timeline_mark,
-				  int64_t max_lag, CmClusterDecision *out);
+				  CmClusterSelf *self, CmClusterDecision *out);
 
 /*
  * Picks the least loaded of n candidates (n > 0); among equally loaded

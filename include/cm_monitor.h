@@ -112,7 +112,7 @@ extern void cm_probe_round_ms(double *out, int n);
 extern void cm_probe_abort_all(void);
 
 /* mark_file.c: the timeline mark kept across restarts */
-extern uint32 cm_mark_load(void);
+extern bool cm_mark_load(uint32 *mark, bool log);
 extern bool cm_mark_store(uint32 mark);
 
 #endif /* CM_MONITOR_H */

@@ -4,9 +4,10 @@
  *		$PGDATA/connection_manager.timeline_mark, one decimal number, written
  *		whole (a temporary file, fsync, rename, fsync of the directory) each
   *		time it rises.  A missing file reads as 0; one that cannot be read,
- *		or is damaged, too, with a LOG line.  The fsyncs run in the
- *		monitor's loop: a mark rises only at a failover, and then once.  To lower the mark (a cluster
- *		rebuilt from an old backup), stop the server and delete the file.
+ *		or is damaged, stops the choice of a write leader until it is
+ *		repaired.  The fsyncs run in the monitor's loop: a mark rises only at
+ *		a failover, and then once.  To lower the mark (a cluster rebuilt
+ *		from an old backup), stop the server and delete the file.
  *
  * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
@@ -23,8 +24,15 @@
 #define MARK_FILE "connection_manager.timeline_mark"
 #define MARK_TEMP "connection_manager.timeline_mark.tmp"
 
-uint32
-cm_mark_load(void)
+/*
+ * Reads the mark into *mark.  A missing file is 0 (a node that never saw a
+ * failover).  A file that cannot be read, or holds anything but one
+ * decimal number, is false: without the mark, a primary left behind on an
+ * older timeline could pass for the write leader, so the monitor chooses
+ * none until the file is repaired.  log says whether to tell why.
+ */
+bool
+cm_mark_load(uint32 *mark, bool log)
 {
 	char buf[32];
 	int fd = open(MARK_FILE, O_RDONLY | O_CLOEXEC);
@@ -32,33 +40,43 @@ cm_mark_load(void)
 	unsigned long value;
 	char *end;
 
-	if (fd < 0)
+	*mark = 0;
+	if (fd < 0 && errno == ENOENT)
+		return true;
+	n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	if (fd >= 0)
+		close(fd);
+	if (n < 0)
 	{
-		if (errno != ENOENT)
+		if (log)
 			ereport(LOG,
 					(errcode_for_file_access(),
-					 errmsg("connection_manager: could not open \"%s/%s\": %m",
+					 errmsg("connection_manager: could not read \"%s/%s\": %m",
 							DataDir, MARK_FILE),
-					 errdetail(
-						 "The timeline mark starts from 0 and is learnt from the other nodes.")));
-		return 0;
+					 errdetail("No write leader is chosen until it can be read."),
+					 errhint(
+						 "Make the file readable by the server's user; the monitor reads it again every probe interval.")));
+		return false;
 	}
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n < 0)
-		n = 0;
 	buf[n] = '\0';
 	errno = 0;
 	value = strtoul(buf, &end, 10);
-	if (errno != 0 || end == buf || (*end != '\n' && *end != '\0') ||
+	if (errno != 0 || end == buf || buf[0] == '-' ||
+		(*end != '\n' && *end != '\0') || (*end == '\n' && end[1] != '\0') ||
 		value > PG_UINT32_MAX)
 	{
-		ereport(LOG,
-				(errmsg("connection_manager: ignoring the damaged file \"%s/%s\"",
-						DataDir, MARK_FILE)));
-		return 0;
+		if (log)
+			ereport(LOG,
+					(errmsg("connection_manager: the timeline mark file \"%s/%s\" is damaged",
+							DataDir, MARK_FILE),
+					 errdetail(
+						 "It holds the highest timeline this node has seen; without it a primary left behind on an older timeline could pass for the write leader, so no write leader is chosen."),
+					 errhint(
+						 "Write the cluster's highest timeline into it as one decimal number (on the current primary: SELECT timeline_id FROM pg_control_checkpoint()), or remove it to learn the mark from the other nodes again; the monitor reads it again every probe interval.")));
+		return false;
 	}
-	return (uint32) value;
+	*mark = (uint32) value;
+	return true;
 }
 
 /* Writes the mark; false, said in the log, when it could not. */

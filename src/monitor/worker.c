@@ -47,8 +47,10 @@
 static uint64 instance;			 /* this monitor's run, served as "instance" */
 static uint32 timeline_mark = 0; /* highest timeline seen, ever */
 static uint32 stored_mark = 0;	 /* as last written to its file */
-static uint32 logged_mark = 0;	 /* as last logged */
-static CmTimer tick_timer;		 /* the start of each probe interval */
+static bool mark_damaged = false; /* its file is unreadable: no leader */
+static CmVote vote;				  /* what this node votes for (cm_cluster.h) */
+static uint32 logged_mark = 0;	  /* as last logged */
+static CmTimer tick_timer;		  /* the start of each probe interval */
 static MemoryContext work_cxt = NULL; /* reset at every loop iteration */
 static CmRouting described;			  /* this node at the last tick */
 static bool resolve_pending = false;  /* a reload asked for fresh addresses */
@@ -204,7 +206,9 @@ note_round(const CmNodeState *states, const CmClusterDecision *d)
 						   by)));
 		logged_mark = timeline_mark;
 	}
-	if (timeline_mark > stored_mark && cm_mark_store(timeline_mark))
+	/* a damaged file stays as it is until someone repairs it */
+	if (!mark_damaged && timeline_mark > stored_mark &&
+		cm_mark_store(timeline_mark))
 		stored_mark = timeline_mark;
 	if (strcmp(last_warning, d->warning) != 0)
 	{
@@ -222,6 +226,22 @@ note_round(const CmNodeState *states, const CmClusterDecision *d)
 				 errdetail(
 					 "No entry of the list answered from this node's HTTP port; it does not count towards the majority until one does.")));
 	warned_self = !self_seen;
+}
+
+/* Until someone repairs a damaged mark file, each tick reads it again. */
+static void
+reread_mark(void)
+{
+	uint32 mark;
+
+	if (!cm_mark_load(&mark, false))
+		return;
+	ereport(LOG,
+			(errmsg("connection_manager: the timeline mark file is readable again, with timeline %u",
+					mark)));
+	mark_damaged = false;
+	stored_mark = mark;
+	timeline_mark = Max(timeline_mark, mark);
 }
 
 /* The routing state the decision over the nodes makes of this node's. */
@@ -292,8 +312,22 @@ finish_round(void)
 	cm_probe_abort_all(); /* probes still out count as unreachable */
 	cm_probe_round_results(states, l->n);
 	cm_probe_round_ms(probe_ms, l->n);
-	cm_cluster_decide(l->conf, states, l->n, described.system_identifier,
-					  &timeline_mark, cm_read_only_max_lag, &d);
+	{
+		CmClusterSelf self = {
+			.sysid = described.system_identifier,
+			.instance = instance,
+			.vote = &vote,
+			.now = cm_now_ms(),
+			/* past the validity of anything routed on an earlier vote */
+			.hold_ms = 4 * (int64) cm_probe_interval + 1000,
+			.timeline_mark = timeline_mark,
+			.mark_damaged = mark_damaged,
+			.max_lag = cm_read_only_max_lag,
+		};
+
+		cm_cluster_decide(l->conf, states, l->n, &self, &d);
+		timeline_mark = self.timeline_mark;
+	}
 	note_round(states, &d);
 	route_by_decision(&d, states, &r);
 	cm_mon_view.self_is_leader =
@@ -318,11 +352,15 @@ tick(void *arg)
 	(void) cm_timer_set(&tick_timer, now + cm_probe_interval);
 	/* with the list, targets come from it: no DNS here */
 	cm_node_describe(&described, l->n == 0);
+	if (mark_damaged)
+		reread_mark();
 	{
 		CmNodeState self; /* whole, or not at all, if an error cuts in */
 
 		cm_node_self(&described, instance, &self);
 		self.timeline_mark = timeline_mark;
+		self.vote_instance = vote.instance;
+		self.vote_timeline = vote.timeline;
 		cm_mon_view.self = self;
 	}
 	if (l->n == 0)
@@ -443,7 +481,9 @@ cm_monitor_main(Datum arg)
 	AddWaitEventToSet(wes, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
 	AddWaitEventToSet(wes, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
 	AddWaitEventToSet(wes, WL_SOCKET_READABLE, cm_loop_fd(), NULL, NULL);
-	timeline_mark = stored_mark = logged_mark = cm_mark_load();
+	vote.free_since = cm_now_ms(); /* a vote of an earlier run may count */
+	mark_damaged = !cm_mark_load(&timeline_mark, true);
+	stored_mark = logged_mark = timeline_mark;
 	cm_routing_repair();
 	load_nodes();
 	if (cm_mon_nodes.n > 0)

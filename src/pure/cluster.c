@@ -365,15 +365,75 @@ vet_answers(const CmNodeConf *conf, const CmNodeState *nodes, int n,
 	}
 }
 
+/* Moves a vote towards the candidate (NULL: nobody); see CmVote. */
+static void
+cast_vote(CmVote *v, const CmNodeState *c, int64_t now, int64_t hold_ms)
+{
+	if (c != NULL && v->instance == c->instance && v->timeline == c->timeline)
+		return;
+	if (v->instance != 0)
+	{
+		v->instance = 0;
+		v->timeline = 0;
+		v->free_since = now;
+	}
+	if (c != NULL && now - v->free_since >= hold_ms)
+	{
+		v->instance = c->instance;
+		v->timeline = c->timeline;
+	}
+}
+
+/*
+ * The candidate becomes the leader only with a majority of the list's
+ * votes.  Each node votes once, for what its monitor published; this
+ * monitor's entry votes as *self->vote says now.
+ */
+static void
+count_votes(const CmNodeConf *conf, const CmNodeState *nodes, int n,
+			const CmClusterSelf *self, CmClusterDecision *out)
+{
+	const CmNodeState *c;
+
+	out->candidate = out->leader;
+	cast_vote(self->vote, out->leader >= 0 ? &nodes[out->leader] : NULL,
+			  self->now, self->hold_ms);
+	if (out->leader < 0)
+		return;
+	c = &nodes[out->leader];
+	for (int i = 0; i < n; i++)
+	{
+		const CmNodeState *v = &nodes[i];
+		uint64_t instance = v->vote_instance;
+		uint32_t timeline = v->vote_timeline;
+
+		if (!v->reachable || v->system_identifier != self->sysid)
+			continue;
+		if (v->instance == self->instance)
+		{
+			instance = self->vote->instance;
+			timeline = self->vote->timeline;
+		}
+		if (instance == c->instance && timeline == c->timeline)
+			out->votes++;
+	}
+	if (out->votes * 2 > n)
+		return;
+	snprintf(out->no_leader_reason, CM_CLUSTER_REASON_LEN,
+			 "node \"%s\" is the only primary on timeline %u, but %d of the %d nodes vote for it, not a majority",
+			 conf[out->leader].name, c->timeline, out->votes, n);
+	out->leader = -1;
+}
+
 void
 cm_cluster_decide(const CmNodeConf *conf, const CmNodeState *nodes, int n,
-				  uint64_t self_sysid, uint32_t *timeline_mark,
-				  int64_t max_lag, CmClusterDecision *out)
+				  CmClusterSelf *self, CmClusterDecision *out)
 {
 	CmNodeState vetted[CM_MAX_NODES];
 
 	memset(out, 0, sizeof(*out));
 	out->leader = -1;
+	out->candidate = -1;
 	if (n > CM_MAX_NODES)
 	{
 		snprintf(out->no_leader_reason, CM_CLUSTER_REASON_LEN,
@@ -382,14 +442,24 @@ cm_cluster_decide(const CmNodeConf *conf, const CmNodeState *nodes, int n,
 				 "there is no write leader for a standby to follow");
 		return;
 	}
-	raise_mark(nodes, n, self_sysid, timeline_mark);
+	raise_mark(nodes, n, self->sysid, &self->timeline_mark);
 	vet_answers(conf, nodes, n, vetted, out);
 	/* a node that answers for another cluster is no vote in this one */
 	for (int i = 0; i < n; i++)
 		out->reachable +=
-			vetted[i].reachable && vetted[i].system_identifier == self_sysid;
-	decide_leader(conf, vetted, n, self_sysid, timeline_mark, out);
-	decide_pool(conf, vetted, n, self_sysid, max_lag, out);
+			vetted[i].reachable && vetted[i].system_identifier == self->sysid;
+	if (self->mark_damaged)
+	{
+		snprintf(out->no_leader_reason, CM_CLUSTER_REASON_LEN,
+				 "the timeline mark file of this node is damaged; see the server log");
+		cast_vote(self->vote, NULL, self->now, self->hold_ms);
+	}
+	else
+	{
+		decide_leader(conf, vetted, n, self->sysid, &self->timeline_mark, out);
+		count_votes(conf, vetted, n, self, out);
+	}
+	decide_pool(conf, vetted, n, self->sysid, self->max_lag, out);
 }
 
 int

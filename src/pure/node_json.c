@@ -26,7 +26,11 @@ enum
 	F_INSTANCE = 1 << 7,
 	F_PORT = 1 << 8,
 	F_MARK = 1 << 9,
-	F_ALL = (1 << 10) - 1 /* every state has every field */
+	F_ALL = (1 << 10) - 1, /* every state has every field above */
+	/* the vote: both or neither (a node without them votes for nobody) */
+	F_VOTE = 1 << 10,
+	F_VOTE_TIMELINE = 1 << 11,
+	F_VOTE_BOTH = F_VOTE | F_VOTE_TIMELINE
 };
 
 #define CM_JSON_MAX_DEPTH 8
@@ -62,12 +66,13 @@ cm_node_state_format(const CmNodeState *s, char *buf, size_t len)
 				 "\",\"port\":%d,\"in_recovery\":%s,\"timeline\":%" PRIu32
 				 ",\"timeline_mark\":%" PRIu32
 				 ",\"wal_lsn\":\"%X/%X\",\"streaming\":%s,\"sessions\":%" PRIu32
-				 ",\"instance\":\"%016" PRIx64 "\"}",
+				 ",\"instance\":\"%016" PRIx64 "\",\"vote\":\"%016" PRIx64
+				 "\",\"vote_timeline\":%" PRIu32 "}",
 				 name, s->system_identifier, s->port,
 				 s->in_recovery ? "true" : "false", s->timeline,
 				 s->timeline_mark, (unsigned) (s->wal_lsn >> 32),
 				 (unsigned) s->wal_lsn, s->streaming ? "true" : "false",
-				 s->sessions, s->instance);
+				 s->sessions, s->instance, s->vote_instance, s->vote_timeline);
 	return n > 0 && (size_t) n < len;
 }
 
@@ -279,6 +284,20 @@ read_bool(const char *v, bool *out)
 	return true;
 }
 
+/* 16 hexadecimal digits, as instances are written */
+static bool
+parse_instance(const char *value, uint64_t *out)
+{
+	uint32_t hi;
+	uint32_t lo;
+
+	if (strlen(value) != 16 || !parse_hex32(value, 8, &hi) ||
+		!parse_hex32(value + 8, 8, &lo))
+		return false;
+	*out = ((uint64_t) hi << 32) | lo;
+	return true;
+}
+
 /* Stores one known field; false on a bad value or a repeated key. */
 static bool
 store_field(const char *key, const char *value, bool quoted, CmNodeState *s,
@@ -305,16 +324,12 @@ store_field(const char *key, const char *value, bool quoted, CmNodeState *s,
 		flag = F_LSN;
 		ok = quoted && parse_lsn(value, &s->wal_lsn);
 	}
-	else if (strcmp(key, "instance") == 0)
+	else if (strcmp(key, "instance") == 0 || strcmp(key, "vote") == 0)
 	{
-		uint32_t hi;
-		uint32_t lo;
-
-		flag = F_INSTANCE;
-		ok = quoted && strlen(value) == 16 && parse_hex32(value, 8, &hi) &&
-			 parse_hex32(value + 8, 8, &lo);
-		if (ok)
-			s->instance = ((uint64_t) hi << 32) | lo;
+		flag = key[0] == 'i' ? F_INSTANCE : F_VOTE;
+		ok = quoted &&
+			 parse_instance(value, flag == F_INSTANCE ? &s->instance
+													  : &s->vote_instance);
 	}
 	else if (strcmp(key, "in_recovery") == 0)
 	{
@@ -326,17 +341,20 @@ store_field(const char *key, const char *value, bool quoted, CmNodeState *s,
 		flag = F_STREAMING;
 		ok = !quoted && read_bool(value, &s->streaming);
 	}
-	else if (strcmp(key, "timeline") == 0 ||
-			 strcmp(key, "timeline_mark") == 0 || strcmp(key, "sessions") == 0)
+	else if (strcmp(key, "timeline") == 0 || strcmp(key, "timeline_mark") == 0 ||
+			 strcmp(key, "vote_timeline") == 0 || strcmp(key, "sessions") == 0)
 	{
-		flag = strcmp(key, "timeline") == 0 ? F_TIMELINE
-			   : key[0] == 't'				? F_MARK
-											: F_SESSIONS;
+		flag = strcmp(key, "timeline") == 0		   ? F_TIMELINE
+			   : strcmp(key, "vote_timeline") == 0 ? F_VOTE_TIMELINE
+			   : key[0] == 't'					   ? F_MARK
+												   : F_SESSIONS;
 		ok = !quoted && parse_u64(value, &n) && n <= UINT32_MAX;
 		if (ok && flag == F_TIMELINE)
 			s->timeline = (uint32_t) n;
 		else if (ok && flag == F_MARK)
 			s->timeline_mark = (uint32_t) n;
+		else if (ok && flag == F_VOTE_TIMELINE)
+			s->vote_timeline = (uint32_t) n;
 		else if (ok)
 			s->sessions = (uint32_t) n;
 	}
@@ -362,7 +380,8 @@ known_key(const char *key)
 									   "port",	   "in_recovery",
 									   "timeline", "timeline_mark",
 									   "wal_lsn",  "streaming",
-									   "sessions", "instance"};
+									   "sessions", "instance",
+									   "vote",	   "vote_timeline"};
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (strcmp(key, keys[i]) == 0)
@@ -419,7 +438,8 @@ cm_node_state_parse(const char *body, size_t len, CmNodeState *out)
 		break;
 	}
 	skip_ws(&r);
-	if (r.p != r.end || seen != F_ALL)
+	if (r.p != r.end || (seen & F_ALL) != F_ALL ||
+		((seen & F_VOTE_BOTH) != 0 && (seen & F_VOTE_BOTH) != F_VOTE_BOTH))
 		return false;
 	s.reachable = true;
 	*out = s;

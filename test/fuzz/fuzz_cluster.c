@@ -35,7 +35,9 @@ same_state(const CmNodeState *a, const CmNodeState *b)
 		   a->in_recovery == b->in_recovery && a->timeline == b->timeline &&
 		   a->wal_lsn == b->wal_lsn && a->streaming == b->streaming &&
 		   a->sessions == b->sessions && a->instance == b->instance &&
-		   a->port == b->port && a->timeline_mark == b->timeline_mark;
+		   a->port == b->port && a->timeline_mark == b->timeline_mark &&
+		   a->vote_instance == b->vote_instance &&
+		   a->vote_timeline == b->vote_timeline;
 }
 
 static void

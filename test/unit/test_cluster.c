@@ -274,11 +274,51 @@ node(int i, bool reachable, uint64_t sysid, bool recovery, uint32_t tl,
 #define STANDBY(i, tl, lsn) node((i), true, SYSID, true, (tl), (lsn), true)
 #define DOWN(i)				node((i), false, 0, false, 0, 0, false)
 
+/* this monitor is node 0's; its vote is cast at once in the settled tests */
+static CmVote my_vote;
+static int64_t now_ms = 1000000;
+
+static CmClusterSelf
+self_of(uint32_t mark, int64_t max_lag)
+{
+	CmClusterSelf self = {.sysid = SYSID,
+						  .instance = INSTANCE(0),
+						  .vote = &my_vote,
+						  .now = now_ms,
+						  .hold_ms = 0,
+						  .timeline_mark = mark,
+						  .mark_damaged = false,
+						  .max_lag = max_lag};
+
+	return self;
+}
+
+/* One round with the votes as the nodes cast them now. */
+static void
+decide_once(int n, uint32_t *mark, int64_t max_lag)
+{
+	CmClusterSelf self = self_of(*mark, max_lag);
+
+	memset(&d, 0x5a, sizeof(d));
+	cm_cluster_decide(conf, st, n, &self, &d);
+	*mark = self.timeline_mark;
+}
+
+/*
+ * A settled round: every monitor that answers has found what this one
+ * finds and votes for it, as happens one probe interval after the states
+ * stop changing.
+ */
 static void
 decide(int n, uint32_t *mark, int64_t max_lag)
 {
-	memset(&d, 0x5a, sizeof(d));
-	cm_cluster_decide(conf, st, n, SYSID, mark, max_lag, &d);
+	decide_once(n, mark, max_lag);
+	for (int i = 0; i < n; i++)
+	{
+		st[i].vote_instance = d.candidate >= 0 ? st[d.candidate].instance : 0;
+		st[i].vote_timeline = d.candidate >= 0 ? st[d.candidate].timeline : 0;
+	}
+	decide_once(n, mark, max_lag);
 }
 
 static bool
@@ -657,8 +697,7 @@ test_vet(void)
 		STANDBY(i, 1, 1000);
 	PRIMARY(0, 1, 1000);
 	mark = 0;
-	memset(&d, 0x5a, sizeof(d));
-	cm_cluster_decide(conf, st, CM_MAX_NODES + 1, SYSID, &mark, -1, &d);
+	decide_once(CM_MAX_NODES + 1, &mark, -1);
 	is_int(d.leader, -1, "%d nodes: no leader", CM_MAX_NODES + 1);
 	is_int(d.pool_size, 0, "and no pool");
 	ok(strstr(d.no_leader_reason, "more than") != NULL, "reason: %s",
@@ -903,11 +942,19 @@ round_trip(const CmNodeState *s, const char *what)
 }
 
 /* The state of the header's example, every key in the order written. */
+/* the required members, as a node that does not vote yet serves them */
 #define EXAMPLE                                                               \
 	"{\"name\":\"pg1\",\"system_identifier\":\"7312345678901234567\","        \
 	"\"port\":5432,\"in_recovery\":false,\"timeline\":1,"                     \
 	"\"timeline_mark\":1,\"wal_lsn\":\"0/3000148\",\"streaming\":false,"      \
 	"\"sessions\":3,\"instance\":\"5f0c0123456789ab\"}"
+/* what this release serves: the vote too */
+#define EXAMPLE_VOTED                                                         \
+	"{\"name\":\"pg1\",\"system_identifier\":\"7312345678901234567\","        \
+	"\"port\":5432,\"in_recovery\":false,\"timeline\":1,"                     \
+	"\"timeline_mark\":1,\"wal_lsn\":\"0/3000148\",\"streaming\":false,"      \
+	"\"sessions\":3,\"instance\":\"5f0c0123456789ab\","                       \
+	"\"vote\":\"5f0c0123456789ab\",\"vote_timeline\":1}"
 
 static void
 example_state(CmNodeState *s)
@@ -933,12 +980,35 @@ test_json_format(void)
 	size_t len;
 
 	example_state(&s);
+	s.vote_instance = s.instance;
+	s.vote_timeline = 1;
 	ok(cm_node_state_format(&s, buf, sizeof(buf)), "example formatted");
-	is_str(buf, EXAMPLE, "as documented, every key in order");
+	is_str(buf, EXAMPLE_VOTED, "as documented, every key in order");
 	round_trip(&s, "example");
-	ok(parse(EXAMPLE, &back) && back.port == 5432 && back.timeline_mark == 1 &&
+	ok(parse(EXAMPLE_VOTED, &back) && back.port == 5432 &&
+		   back.timeline_mark == 1 &&
 		   back.instance == UINT64_C(0x5f0c0123456789ab),
 	   "port, timeline_mark and instance read");
+	ok(back.vote_instance == UINT64_C(0x5f0c0123456789ab) &&
+		   back.vote_timeline == 1,
+	   "the vote read");
+	ok(parse(EXAMPLE, &back) && back.vote_instance == 0 &&
+		   back.vote_timeline == 0,
+	   "a state without a vote parses, voting for nobody");
+	{
+		char half[sizeof(EXAMPLE) + 64];
+
+		snprintf(half, sizeof(half), "%.*s,\"vote\":\"5f0c0123456789ab\"}",
+				 (int) strlen(EXAMPLE) - 1, EXAMPLE);
+		ok(!parse(half, &back), "a vote without its timeline is refused");
+		snprintf(half, sizeof(half), "%.*s,\"vote_timeline\":3}",
+				 (int) strlen(EXAMPLE) - 1, EXAMPLE);
+		ok(!parse(half, &back), "a vote timeline without the vote is refused");
+		snprintf(half, sizeof(half),
+				 "%.*s,\"vote\":\"5f0c01234567\",\"vote_timeline\":3}",
+				 (int) strlen(EXAMPLE) - 1, EXAMPLE);
+		ok(!parse(half, &back), "a short vote is refused");
+	}
 
 	len = strlen(buf);
 	ok(cm_node_state_format(&s, buf, len + 1), "fits with its NUL");
@@ -1598,6 +1668,170 @@ test_json_unknown(void)
 	ok(!parse(buf, &s) && !s.reachable, "one byte more refused");
 }
 
+/*
+ * Votes: the candidate leads only with a majority of the list's votes, a
+ * vote waits hold_ms after another, and two monitors that see different
+ * primaries never both find a leader.
+ */
+static void
+test_votes(void)
+{
+	uint32_t mark = 0;
+	CmClusterSelf self;
+
+	/* three nodes, the primary is node 1, this monitor node 0 */
+	setup(3);
+	STANDBY(0, 1, 1000);
+	PRIMARY(1, 1, 1000);
+	STANDBY(2, 1, 1000);
+	memset(&my_vote, 0, sizeof(my_vote));
+	decide_once(3, &mark, -1);
+	is_int(d.candidate, 1, "the primary is the candidate");
+	is_int(d.votes, 1, "only this monitor votes for it yet");
+	is_int(d.leader, -1, "one vote of three: no leader");
+	ok(strstr(d.no_leader_reason, "1 of the 3 nodes vote") != NULL,
+	   "reason: %s", d.no_leader_reason);
+	is_int(d.pool_size, 0, "no leader, no pool");
+	ok(my_vote.instance == INSTANCE(1) && my_vote.timeline == 1,
+	   "this monitor votes for node 1 on timeline 1");
+	st[2].vote_instance = INSTANCE(1);
+	st[2].vote_timeline = 1;
+	decide_once(3, &mark, -1);
+	is_int(d.votes, 2, "node 2 votes for it too");
+	is_int(d.leader, 1, "two of three: the leader");
+	st[2].vote_timeline = 2;
+	decide_once(3, &mark, -1);
+	is_int(d.leader, -1, "a vote for another timeline does not count");
+	st[2].vote_timeline = 1;
+	st[2].vote_instance = INSTANCE(1) + 100;
+	decide_once(3, &mark, -1);
+	is_int(d.leader, -1, "nor one for another instance");
+	st[2].vote_instance = INSTANCE(1);
+	st[2].reachable = false;
+	st[1].vote_instance = INSTANCE(1);
+	st[1].vote_timeline = 1;
+	decide_once(3, &mark, -1);
+	is_int(d.leader, 1, "the primary's own vote counts like any");
+	st[0].vote_instance = 0; /* what node 0 served earlier is not read */
+	st[1].vote_instance = 0;
+	decide_once(3, &mark, -1);
+	is_int(d.votes, 1, "this monitor's entry counts its vote as it is now");
+
+	/* a vote waits hold_ms after another one */
+	setup(3);
+	STANDBY(0, 1, 1000);
+	PRIMARY(1, 1, 1000);
+	STANDBY(2, 1, 1000);
+	memset(&my_vote, 0, sizeof(my_vote));
+	my_vote.free_since = 0;
+	self = self_of(0, -1);
+	self.hold_ms = 5000;
+	self.now = 1000;
+	cm_cluster_decide(conf, st, 3, &self, &d);
+	ok(my_vote.instance == 0, "a monitor started 1 s ago votes for nobody");
+	self.now = 5000;
+	cm_cluster_decide(conf, st, 3, &self, &d);
+	ok(my_vote.instance == INSTANCE(1), "it votes once the hold is over");
+	/* node 1 fails, node 2 is promoted on timeline 2 */
+	DOWN(1);
+	PRIMARY(2, 2, 2000);
+	self.now = 6000;
+	cm_cluster_decide(conf, st, 3, &self, &d);
+	is_int(d.candidate, 2, "the new primary is the candidate");
+	ok(my_vote.instance == 0 && my_vote.free_since == 6000,
+	   "the vote for node 1 is withdrawn at once");
+	is_int(d.leader, -1, "no leader while the vote is held back");
+	st[2].vote_instance = INSTANCE(2);
+	st[2].vote_timeline = 2;
+	self.now = 10999;
+	cm_cluster_decide(conf, st, 3, &self, &d);
+	ok(my_vote.instance == 0, "still held 4999 ms later");
+	is_int(d.leader, -1, "one vote of three");
+	self.now = 11000;
+	cm_cluster_decide(conf, st, 3, &self, &d);
+	ok(my_vote.instance == INSTANCE(2) && my_vote.timeline == 2,
+	   "then cast for node 2 on timeline 2");
+	is_int(d.leader, 2, "and node 2 leads");
+
+	/* a damaged mark: no leader, and the vote is withdrawn */
+	self.mark_damaged = true;
+	self.now = 12000;
+	cm_cluster_decide(conf, st, 3, &self, &d);
+	is_int(d.leader, -1, "a damaged mark gives no leader");
+	ok(strstr(d.no_leader_reason, "timeline mark file") != NULL, "reason: %s",
+	   d.no_leader_reason);
+	ok(my_vote.instance == 0, "and withdraws the vote");
+}
+
+/*
+ * Two promotions on one timeline, seen from both sides of a partition:
+ * node 0 reaches nodes 0 and 1 (primary), node 2 reaches nodes 2
+ * (primary) and 0.  Whatever the votes served, the two monitors never
+ * both find a leader, and never two different ones.
+ */
+static void
+test_votes_partition(void)
+{
+	CmNodeState a_view[3];
+	CmNodeState b_view[3];
+	CmVote a_vote = {0};
+	CmVote b_vote = {0};
+	int both = 0;
+	int any = 0;
+	int cases = 0;
+
+	setup(3);
+	STANDBY(0, 2, 1000);
+	PRIMARY(1, 2, 1000);
+	DOWN(2);
+	memcpy(a_view, st, sizeof(a_view));
+	STANDBY(0, 2, 1000);
+	DOWN(1);
+	PRIMARY(2, 2, 1000);
+	memcpy(b_view, st, sizeof(b_view));
+
+	/* every vote each node may serve: nobody, node 1, node 2 */
+	for (int combo = 0; combo < 27; combo++)
+	{
+		uint64_t pick[3] = {0, INSTANCE(1), INSTANCE(2)};
+		int v0 = combo % 3;
+		int v1 = combo / 3 % 3;
+		int v2 = combo / 9;
+		CmClusterDecision da;
+		CmClusterDecision db;
+		CmClusterSelf a = self_of(0, -1);
+		CmClusterSelf b = self_of(0, -1);
+
+		/* node 0's monitor: its vote is v0, it reads node 1's v1 */
+		a_vote.instance = pick[v0];
+		a_vote.timeline = 2;
+		a.vote = &a_vote;
+		a.hold_ms = INT64_MAX; /* no new vote is cast in this round */
+		a_view[1].vote_instance = pick[v1];
+		a_view[1].vote_timeline = 2;
+		cm_cluster_decide(conf, a_view, 3, &a, &da);
+
+		/* node 2's monitor: its vote is v2, it reads node 0's v0 */
+		b_vote.instance = pick[v2];
+		b_vote.timeline = 2;
+		b.instance = INSTANCE(2);
+		b.vote = &b_vote;
+		b.hold_ms = INT64_MAX;
+		b_view[0].vote_instance = pick[v0];
+		b_view[0].vote_timeline = 2;
+		cm_cluster_decide(conf, b_view, 3, &b, &db);
+
+		cases++;
+		if (da.leader >= 0 && db.leader >= 0)
+			both++;
+		if (da.leader >= 0 || db.leader >= 0)
+			any++;
+	}
+	is_int(cases, 27, "every combination of served votes tried");
+	ok(any > 0, "some combinations give one side a leader");
+	is_int(both, 0, "never a leader on both sides");
+}
+
 int
 main(void)
 {
@@ -1609,6 +1843,8 @@ main(void)
 	test_vet();
 	test_mark_from_peers();
 	test_pick();
+	test_votes();
+	test_votes_partition();
 	test_json_format();
 	test_json_reject();
 	test_json_unknown();
