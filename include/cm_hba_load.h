@@ -8,8 +8,8 @@
 #ifndef CM_HBA_LOAD_H
 #define CM_HBA_LOAD_H
 
-#include "cm_hba.h"
-#include "cm_ident.h"
+#include "cm_hba_match.h"
+#include "cm_ident_match.h"
 
 extern void cm_hba_reload(void);
 extern CmHbaFile *cm_hba_parse_server_file(int elevel);

@@ -73,7 +73,7 @@ log_skipped_rules(const CmHbaFile *file)
 
 /* Each error of a file, the way the server reports its own. */
 static void
-log_errors(const CmHbaError *errors, int n)
+log_errors(const CmConfError *errors, int n)
 {
 	for (int i = 0; i < n; i++)
 		ereport(LOG, (errmsg("connection_manager: %s", errors[i].message),

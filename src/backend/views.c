@@ -353,7 +353,7 @@ cm_sql_routing(PG_FUNCTION_ARGS)
 
 /* A text[] of a rule's database or role tokens, as written. */
 static Datum
-tokens_array(const CmHbaToken *tokens, int n)
+tokens_array(const CmConfToken *tokens, int n)
 {
 	Datum *items = palloc(sizeof(Datum) * Max(n, 1));
 

@@ -5,11 +5,13 @@
  *
  * Checks run in the server's order (connection type, address, database,
  * role), so the caller's is_member() is asked exactly what the server
- * would ask.  How skipped rules end the search is explained in cm_hba.h.
+ * would ask.  How skipped rules end the search is explained in
+ * cm_hba_match.h.
  *
  * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
-#include "cm_hba.h"
+#include "cm_hba_match.h"
+#include "cm_conf_regex.h"
 
 #include <errno.h>
 #include <ifaddrs.h>
@@ -36,7 +38,7 @@ client_address(const struct sockaddr *in, struct sockaddr_storage *out)
 
 		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
 		{
-			/* an IPv4 client on a dual-stack socket: see cm_hba.h */
+			/* an IPv4 client on a dual-stack socket: see cm_hba_match.h */
 			struct sockaddr_in *v4 = (struct sockaddr_in *) out;
 
 			v4->sin_family = AF_INET;
@@ -165,23 +167,23 @@ is_member(const CmHbaMatchContext *ctx, const char *role, const char *group)
  * failed.  Also the database-user check of pg_ident.conf on 16+.
  */
 int
-cm_hba_role_token_matches(const CmAuthStore *store, const CmHbaToken *tok,
+cm_hba_role_token_matches(const CmConfStore *store, const CmConfToken *tok,
 						  const char *role, CmHbaIsMemberFn member_fn, void *arg)
 {
 	int r;
 
 	switch (tok->kind)
 	{
-		case CM_HBA_TOKEN_GROUP:
+		case CM_CONF_TOKEN_GROUP:
 			if (member_fn == NULL)
 				return -1;
 			r = member_fn(arg, role, tok->text + 1);
 			return r < 0 ? -1 : r > 0;
-		case CM_HBA_TOKEN_ALL:
+		case CM_CONF_TOKEN_ALL:
 			return 1;
-		case CM_HBA_TOKEN_REGEX:
+		case CM_CONF_TOKEN_REGEX:
 			/* a failing regexec() is no match, as in the server */
-			return cm_auth_regex_exec(store, tok->regex, role, 0, NULL) == 0;
+			return cm_conf_regex_exec(store, tok->regex, role, 0, NULL) == 0;
 		default:
 			return strcmp(tok->text, role) == 0;
 	}
@@ -193,33 +195,33 @@ check_databases(const CmHbaFile *file, const CmHbaRule *rule,
 {
 	for (int i = 0; i < rule->ndatabases; i++)
 	{
-		const CmHbaToken *tok = &rule->databases[i];
+		const CmConfToken *tok = &rule->databases[i];
 		int r;
 
 		/* physical replication matches the replication keyword only */
 		if (conn->physical_replication)
 		{
-			if (tok->kind == CM_HBA_TOKEN_REPLICATION)
+			if (tok->kind == CM_CONF_TOKEN_REPLICATION)
 				return 1;
 			continue;
 		}
 		switch (tok->kind)
 		{
-			case CM_HBA_TOKEN_ALL:
+			case CM_CONF_TOKEN_ALL:
 				return 1;
-			case CM_HBA_TOKEN_SAMEUSER:
+			case CM_CONF_TOKEN_SAMEUSER:
 				if (strcmp(conn->database, conn->role) == 0)
 					return 1;
 				break;
-			case CM_HBA_TOKEN_SAMEROLE:
+			case CM_CONF_TOKEN_SAMEROLE:
 				r = is_member(ctx, conn->role, conn->database);
 				if (r != 0)
 					return r;
 				break;
-			case CM_HBA_TOKEN_REPLICATION:
+			case CM_CONF_TOKEN_REPLICATION:
 				break;
-			case CM_HBA_TOKEN_REGEX:
-				if (cm_auth_regex_exec(file->store, tok->regex, conn->database,
+			case CM_CONF_TOKEN_REGEX:
+				if (cm_conf_regex_exec(file->store, tok->regex, conn->database,
 									   0, NULL) == 0)
 					return 1;
 				break;

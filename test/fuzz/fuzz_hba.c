@@ -1,7 +1,7 @@
 /*
  * fuzz_hba.c
  *		libFuzzer target for the pg_hba.conf and pg_ident.conf parsers and
- *		the matchers (src/hba_parse.c, src/hba_match.c, src/ident.c).
+ *		the matchers (src/pure/conf_*.c, hba_*.c, ident_*.c).
  *
  * The input is a main file and up to four @files, separated by lines
  * "%%", named a, b, c and d next to the main file; its first byte picks
@@ -12,8 +12,10 @@
  *
  * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
-#include "cm_hba.h"
-#include "cm_ident.h"
+#include "cm_hba_parse.h"
+#include "cm_hba_match.h"
+#include "cm_ident_parse.h"
+#include "cm_ident_match.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -94,18 +96,18 @@ is_member(void *arg, const char *role, const char *group)
 }
 
 static void
-check_token(const CmHbaToken *tok, int major)
+check_token(const CmConfToken *tok, int major)
 {
 	CHECK(tok->text != NULL);
 	switch (tok->kind)
 	{
-		case CM_HBA_TOKEN_GROUP:
+		case CM_CONF_TOKEN_GROUP:
 			CHECK(!tok->quoted && tok->text[0] == '+');
 			break;
-		case CM_HBA_TOKEN_REGEX:
+		case CM_CONF_TOKEN_REGEX:
 			CHECK(major >= 16 && tok->text[0] == '/' && tok->regex != NULL);
 			break;
-		case CM_HBA_TOKEN_ALL:
+		case CM_CONF_TOKEN_ALL:
 			CHECK(!tok->quoted && strcmp(tok->text, "all") == 0);
 			break;
 		default:

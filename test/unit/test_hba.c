@@ -1,15 +1,17 @@
 /*
  * test_hba.c
- *		Unit tests of the pg_hba.conf parser and matcher (src/pure/hba_parse.c,
- *		src/pure/hba_match.c): tables of files and connections with the rule the
- *		server picks, and malformed files with the error and line it gives.
+ *		Unit tests of the pg_hba.conf parser and matcher (src/pure/conf_*.c,
+ *		hba_parse.c, hba_options.c, hba_match.c): tables of files and
+ *		connections with the rule the server picks, and malformed files with
+ *		the error and line it gives.
  *
  * Included files come from an in-memory table, plus one set read from
  * test/unit/data/hba/ through a reader like the extension's.
  *
  * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
-#include "cm_hba.h"
+#include "cm_hba_parse.h"
+#include "cm_hba_match.h"
 #include "tap.h"
 
 #include <arpa/inet.h>
@@ -628,11 +630,11 @@ test_rule_fields(void)
 	is_int(r->line, 1, "line number");
 	is_int(r->conn_type, CM_HBA_CONN_HOSTSSL, "hostssl");
 	is_int(r->ndatabases, 2, "two databases");
-	is_int(r->databases[0].kind, CM_HBA_TOKEN_NAME, "app is a name");
-	is_int(r->databases[1].kind, CM_HBA_TOKEN_NAME, "quoted all is a name");
+	is_int(r->databases[0].kind, CM_CONF_TOKEN_NAME, "app is a name");
+	is_int(r->databases[1].kind, CM_CONF_TOKEN_NAME, "quoted all is a name");
 	ok(r->databases[1].quoted, "quoted all keeps quoted");
 	is_str(r->databases[1].text, "all", "quoted all text");
-	is_int(r->roles[0].kind, CM_HBA_TOKEN_GROUP, "+staff is a group");
+	is_int(r->roles[0].kind, CM_CONF_TOKEN_GROUP, "+staff is a group");
 	is_str(r->roles[0].text, "+staff", "group text as written");
 	is_int(r->addr_kind, CM_HBA_ADDR_MASK, "CIDR address");
 	is_str(r->address, "10.1.0.0/16", "address text");
@@ -1074,14 +1076,14 @@ test_limits(void)
 	CmHbaParseOptions opts;
 	VFile files[3];
 
-	text = repeat("host ", "a,", CM_HBA_MAX_LINE_TOKENS, "a all 0/0 trust");
+	text = repeat("host ", "a,", CM_CONF_MAX_LINE_TOKENS, "a all 0/0 trust");
 	f = parse(15, text);
 	is_str(f->nerrors > 0 ? f->errors[0].message : NULL,
 		   "too many tokens on one line (limit 4096)", "tokens per line");
 	cm_hba_free(f);
 	free(text);
 
-	text = repeat("host all all 0.0.0.0/0 trust #", "c", CM_HBA_MAX_LINE_LEN,
+	text = repeat("host all all 0.0.0.0/0 trust #", "c", CM_CONF_MAX_LINE_LEN,
 				  "\nhost all all 0.0.0.0/0 md5\n");
 	f = parse(15, text);
 	is_str(f->nerrors > 0 ? f->errors[0].message : NULL,

@@ -1,12 +1,13 @@
 /*
  * test_ident.c
- *		Unit tests of pg_ident.conf maps (src/ident.c): parsing, regular
- *		expressions with \1, the 15 and 16 meanings of the database-user
- *		field, and malformed lines.
+ *		Unit tests of pg_ident.conf maps (src/pure/ident_parse.c,
+ *		ident_match.c): parsing, regular expressions with \1, the 15 and 16
+ *		meanings of the database-user field, and malformed lines.
  *
  * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
-#include "cm_ident.h"
+#include "cm_ident_parse.h"
+#include "cm_ident_match.h"
 #include "tap.h"
 
 #include <errno.h>
@@ -201,11 +202,11 @@ test_fields(void)
 	is_int(f->nlines, 2, "two map lines");
 	is_int(f->lines[0].line, 2, "line number");
 	is_str(f->lines[0].map, "certs", "map name");
-	is_int(f->lines[0].system_user.kind, CM_HBA_TOKEN_REGEX,
+	is_int(f->lines[0].system_user.kind, CM_CONF_TOKEN_REGEX,
 		   "regex system user");
-	is_int(f->lines[0].db_user.kind, CM_HBA_TOKEN_NAME, "\\1 is a name");
+	is_int(f->lines[0].db_user.kind, CM_CONF_TOKEN_NAME, "\\1 is a name");
 	is_str(f->lines[1].system_user.text, "x y", "quoted system user");
-	is_int(f->lines[1].db_user.kind, CM_HBA_TOKEN_ALL, "16: all keyword");
+	is_int(f->lines[1].db_user.kind, CM_CONF_TOKEN_ALL, "16: all keyword");
 	cm_ident_free(f);
 }
 

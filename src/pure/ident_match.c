@@ -1,126 +1,17 @@
 /*
- * pure/ident.c
- *		pg_ident.conf: user maps parsed with the pg_hba.conf tokenizer, and
- *		the server's check of a system user against a database user.
+ * pure/ident_match.c
+ *		The server's check of a system user (a certificate's CN or DN)
+ *		against a database user through a pg_ident.conf user map.
  *
  * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
-#include "cm_ident.h"
+#include "cm_ident_match.h"
+#include "cm_conf_regex.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* One tokenized line into a map line; returns NULL or the error. */
-static const char *
-parse_ident_line(CmAuthStore *store, int server_major, const CmAuthLine *tl,
-				 CmIdentLine *out)
-{
-	/* extra fields after the third are ignored, as by the server */
-	for (int f = 0; f < 3; f++)
-	{
-		if (f >= tl->nfields)
-			return "missing entry at end of line";
-		if (tl->fields[f].ntokens > 1)
-			return "multiple values in ident field";
-	}
-	out->file = tl->file;
-	out->line = tl->line;
-	out->map = tl->fields[0].tokens[0].text;
-	out->system_user = tl->fields[1].tokens[0];
-	out->db_user = tl->fields[2].tokens[0];
-	out->system_user.kind = CM_HBA_TOKEN_NAME;
-	out->db_user.kind = CM_HBA_TOKEN_NAME;
-	if (out->system_user.text[0] == '/')
-	{
-		const char *err = cm_auth_regex_compile(store, &out->system_user, true);
-
-		if (err != NULL)
-			return err;
-	}
-	if (server_major >= 16)
-		return cm_auth_classify_role(store, server_major, &out->db_user);
-	return NULL;
-}
-
-CmIdentFile *
-cm_ident_parse(const char *text, size_t len, const char *path,
-			   const CmHbaParseOptions *opts)
-{
-	CmHbaParseOptions defaults;
-	CmIdentFile *file = calloc(1, sizeof(CmIdentFile));
-	CmAuthLine *lines = NULL;
-	int nlines = 0;
-	int lines_cap = 0;
-	int errors_cap = 0;
-	bool ok = true;
-
-	if (opts == NULL)
-	{
-		cm_hba_parse_options_init(&defaults);
-		opts = &defaults;
-	}
-	if (file == NULL)
-		return NULL;
-	file->server_major = opts->server_major;
-	file->store = cm_auth_store_new();
-	if (file->store == NULL)
-	{
-		free(file);
-		return NULL;
-	}
-	if (path == NULL)
-		path = "pg_ident.conf";
-	if (len > CM_HBA_MAX_FILE_SIZE)
-		ok = cm_auth_add_error(file->store, &file->errors, &file->nerrors,
-							   &errors_cap, path, 0,
-							   cm_auth_printf(file->store,
-											  "configuration file \"%s\" is "
-											  "larger than %d bytes",
-											  path, CM_HBA_MAX_FILE_SIZE));
-	else
-		nlines = cm_auth_tokenize(file->store, text, len, path, opts, &lines);
-	for (int i = 0; ok && i < nlines; i++)
-	{
-		CmIdentLine line;
-		const char *err = lines[i].error;
-
-		memset(&line, 0, sizeof(line));
-		if (err == NULL)
-			err = parse_ident_line(file->store, opts->server_major, &lines[i],
-								   &line);
-		if (err != NULL)
-		{
-			ok = cm_auth_add_error(file->store, &file->errors, &file->nerrors,
-								   &errors_cap, lines[i].file, lines[i].line,
-								   err);
-			continue;
-		}
-		file->lines = cm_auth_grow(file->store, file->lines, &lines_cap,
-								   file->nlines + 1, sizeof(CmIdentLine));
-		ok = file->lines != NULL;
-		if (ok)
-			file->lines[file->nlines++] = line;
-	}
-	if (!ok || nlines < 0 || cm_auth_out_of_memory(file->store))
-	{
-		file->nlines = 0;
-		file->lines = NULL;
-		file->nerrors = 1;
-		file->errors = (CmHbaError *) &cm_auth_oom_error;
-	}
-	return file;
-}
-
-void
-cm_ident_free(CmIdentFile *file)
-{
-	if (file == NULL)
-		return;
-	cm_auth_store_free(file->store);
-	free(file);
-}
 
 __attribute__((format(printf, 3, 4))) static void
 say(char *message, size_t len, const char *fmt, ...)
@@ -180,17 +71,17 @@ check_line(const CmIdentFile *file, const CmIdentLine *line,
 		   size_t message_len)
 {
 	regmatch_t match[2];
-	const CmHbaToken *db = &line->db_user;
+	const CmConfToken *db = &line->db_user;
 	int r;
 
-	if (line->system_user.kind != CM_HBA_TOKEN_REGEX)
+	if (line->system_user.kind != CM_CONF_TOKEN_REGEX)
 	{
 		if (strcmp(line->system_user.text, system_user) != 0)
 			return 0;
 	}
 	else
 	{
-		int rc = cm_auth_regex_exec(file->store, line->system_user.regex,
+		int rc = cm_conf_regex_exec(file->store, line->system_user.regex,
 									system_user, 2, match);
 
 		if (rc == REG_NOMATCH)
@@ -206,8 +97,8 @@ check_line(const CmIdentFile *file, const CmIdentLine *line,
 			return -1;
 		}
 		/* on 16+ "+group" and "/regex" keep their meaning: no "\1" there */
-		if (db->kind != CM_HBA_TOKEN_GROUP && db->kind != CM_HBA_TOKEN_REGEX &&
-			strstr(db->text, "\\1") != NULL)
+		if (db->kind != CM_CONF_TOKEN_GROUP &&
+			db->kind != CM_CONF_TOKEN_REGEX && strstr(db->text, "\\1") != NULL)
 		{
 			const char *err;
 			char *expanded = substitute_group(line, system_user, match, &err);
