@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cm_out.h"
+
 /* Request codes carried in place of a protocol version. */
 #define CM_PROTO_CANCEL_CODE 80877102u
 #define CM_PROTO_SSL_CODE	 80877103u
@@ -87,6 +89,16 @@ extern size_t
 cm_proto_build_cancel(uint8_t *out, size_t cap, int32_t pid, int32_t key);
 extern size_t
 cm_proto_build_backend_key(uint8_t *out, size_t cap, int32_t pid, int32_t key);
+
+/*
+ * Writers into a bounded buffer (cm_out.h): an AuthenticationRequest ('R')
+ * with its code and data, and a password-type message ('p') carrying data
+ * (a password, an md5 response or a SASL message).
+ */
+extern void cm_proto_write_auth_request(CmOut *out, uint32_t code,
+										const void *data, size_t len);
+extern void
+cm_proto_write_password_message(CmOut *out, const void *data, size_t len);
 
 extern uint32_t cm_proto_get_u32(const uint8_t *p);
 extern void cm_proto_put_u32(uint8_t *p, uint32_t v);

@@ -95,13 +95,15 @@ typedef struct CmSession
 	struct sockaddr_storage client_sockaddr;
 	char client_addr[64];
 	struct CmAuth *auth; /* pre-authentication, then the credential */
+	int auth_method;	 /* CmHbaMethod of the rule that matched, or -1 */
 	uint8 *startup;		 /* the startup packet for the server */
-	void *hash_job;		 /* a password being hashed for it, or NULL */
 	uint8 *held;		 /* client bytes waiting for the target's login */
 	uint32 held_len;
 	uint32 startup_len;
 	char user[64];
 	char database[64];
+	/* its password being hashed off the loop (cm_hash.h), or NULL */
+	struct CmHashJob *hash_job;
 } CmSession;
 
 /* A CancelRequest on its way to a server backend. */
@@ -129,13 +131,6 @@ extern void cm_session_free_closed(void);
 extern void cm_session_close_all(void);
 extern int cm_session_pre_startup_count(void);
 extern bool cm_session_evict_pre_startup(void);
-
-extern void cm_session_fail(CmSession *s, const char *sqlstate,
-							const char *message, const char *detail);
-extern void cm_session_send_client(CmSession *s, const uint8 *msg, size_t len);
-extern void cm_session_send_server(CmSession *s, const uint8 *msg, size_t len);
-extern void cm_session_authenticated(CmSession *s);
-extern void cm_session_update(CmSession *s);
 
 /* cancel.c */
 extern bool cm_cancel_forward(int32 pid, int32 key);

@@ -20,7 +20,6 @@
 #include "utils/guc.h"
 #include "utils/timestamp.h"
 
-#include "cm_auth.h"
 #include "cm_guc.h"
 #include "cm_proxy.h"
 #include "cm_stats.h"
@@ -332,10 +331,9 @@ cm_conn_startup(CmSession *s)
 static int
 method_of(CmSession *s)
 {
-	if (s->auth == NULL || s->auth->rule_line <= 0 || s->auth->method < 0 ||
-		s->auth->method >= CM_AUTH_NO_RULE)
+	if (s->auth_method < 0 || s->auth_method >= CM_AUTH_NO_RULE)
 		return CM_AUTH_NO_RULE;
-	return s->auth->method;
+	return s->auth_method;
 }
 
 void

@@ -228,6 +228,76 @@ note_round(const CmNodeState *states, const CmClusterDecision *d)
 	warned_self = !self_seen;
 }
 
+/*
+ * The consensus timeouts: for a while after this node stops reaching a
+ * majority of the list, each port keeps what the last round with a
+ * majority chose (PGD's read_write_consensus_timeout and
+ * read_only_consensus_timeout; 0, the default, acts at once).  Keeping a
+ * leader nobody can confirm risks two leaders in a partition: the price of
+ * riding out short gaps.
+ */
+static void
+ride_out_lost_consensus(const CmClusterDecision *d, CmRouting *r)
+{
+	static CmRouting last; /* what the last round with consensus chose */
+	static bool have_last = false;
+	static int64 lost_at = 0; /* 0: consensus held in the last round */
+	static bool logged = false;
+	int64 now = cm_now_ms();
+	bool rw_kept = false;
+	bool ro_kept = false;
+
+	if (d->reachable * 2 > cm_mon_nodes.n)
+	{
+		last = *r;
+		have_last = true;
+		lost_at = 0;
+		logged = false;
+		return;
+	}
+	if (lost_at == 0)
+		lost_at = now;
+	if (!have_last)
+		return;
+	if (!r->read_write.valid && last.read_write.valid &&
+		now - lost_at < cm_read_write_consensus_timeout)
+	{
+		r->read_write = last.read_write;
+		strlcpy(r->leader, last.leader, sizeof(r->leader));
+		r->no_leader_reason[0] = '\0';
+		rw_kept = true;
+	}
+	if (r->ro_pool_size == 0 && !r->read_only.valid &&
+		(last.ro_pool_size > 0 || last.read_only.valid) &&
+		now - lost_at < cm_read_only_consensus_timeout)
+	{
+		memcpy(r->ro_pool, last.ro_pool, sizeof(r->ro_pool));
+		memcpy(r->ro_load, last.ro_load, sizeof(r->ro_load));
+		r->ro_pool_size = last.ro_pool_size;
+		r->read_only = last.read_only;
+		r->read_only_is_leader = last.read_only_is_leader;
+		strlcpy(r->read_only_reason, last.read_only_reason,
+				sizeof(r->read_only_reason));
+		ro_kept = true;
+	}
+	if ((rw_kept || ro_kept) && !logged)
+	{
+		ereport(LOG,
+				(errmsg("connection_manager: this node reaches %d of the %d nodes, not a majority",
+						d->reachable, cm_mon_nodes.n),
+				 errdetail("%s go on as before for up to %d ms (%s).",
+						   rw_kept && ro_kept ? "Read-write and read-only sessions"
+						   : rw_kept		  ? "Read-write sessions"
+											  : "Read-only sessions",
+						   rw_kept ? cm_read_write_consensus_timeout
+								   : cm_read_only_consensus_timeout,
+						   rw_kept
+							   ? "connection_manager.read_write_consensus_timeout"
+							   : "connection_manager.read_only_consensus_timeout")));
+		logged = true;
+	}
+}
+
 /* Until someone repairs a damaged mark file, each tick reads it again. */
 static void
 reread_mark(void)
@@ -291,8 +361,6 @@ route_by_decision(const CmClusterDecision *d, const CmNodeState *states,
 			r->read_only_is_leader = true;
 		}
 	}
-	/* a monitor that stops publishing stops the writes it routed */
-	r->valid_until = cm_now_ms() + 3 * (int64) cm_probe_interval + 1000;
 }
 
 /*
@@ -330,8 +398,11 @@ finish_round(void)
 	}
 	note_round(states, &d);
 	route_by_decision(&d, states, &r);
+	ride_out_lost_consensus(&d, &r);
 	cm_mon_view.self_is_leader =
 		d.leader >= 0 && states[d.leader].instance == instance;
+	/* a monitor that stops publishing stops the writes it routed */
+	r.valid_until = cm_now_ms() + 3 * (int64) cm_probe_interval + 1000;
 	publish(&r);
 	cm_mon_status_round(l->conf, states, probe_ms, l->n, &d, instance, &r,
 						timeline_mark);

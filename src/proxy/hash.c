@@ -14,8 +14,21 @@
 
 #include "storage/ipc.h"
 
-#include "cm_auth.h"
 #include "cm_hash.h"
+#include "cm_proxy.h"
+
+struct CmHashJob
+{
+	dlist_node node;
+	CmHashDone done;
+	void *owner; /* NULL once the owner forgot the job */
+	char password[1025];
+	uint8 salt[CM_SCRAM_MAX_SALT_LEN];
+	size_t salt_len;
+	int32 iterations;
+	uint8 salted[CM_SCRAM_KEY_LEN];
+	bool ok;
+};
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
@@ -53,7 +66,7 @@ hash_thread(void *arg)
 		orphan = job->owner == NULL;
 		pthread_mutex_unlock(&lock);
 
-		/* the client went away: no work for nobody */
+		/* the owner went away: no work for nobody */
 		job->ok = !orphan &&
 				  cm_scram_salted_password(job->password, strlen(job->password),
 										   job->salt, job->salt_len,
@@ -103,7 +116,8 @@ cm_hash_start(void)
 }
 
 CmHashSubmit
-cm_hash_submit(CmSession *s, const char *password, const CmScramSecret *secret)
+cm_hash_submit(const char *password, const CmScramSecret *secret,
+			   CmHashDone done, void *owner, CmHashJob **job_out)
 {
 	CmHashJob *job;
 
@@ -113,7 +127,8 @@ cm_hash_submit(CmSession *s, const char *password, const CmScramSecret *secret)
 	job = calloc(1, sizeof(CmHashJob));
 	if (job == NULL)
 		return CM_HASH_UNAVAILABLE;
-	job->owner = s;
+	job->done = done;
+	job->owner = owner;
 	strlcpy(job->password, password, sizeof(job->password));
 	memcpy(job->salt, secret->salt, secret->salt_len);
 	job->salt_len = secret->salt_len;
@@ -130,23 +145,23 @@ cm_hash_submit(CmSession *s, const char *password, const CmScramSecret *secret)
 	queued++;
 	pthread_cond_signal(&wake);
 	pthread_mutex_unlock(&lock);
-	s->hash_job = job;
+	*job_out = job;
 	return CM_HASH_QUEUED;
 }
 
-/* The session goes away: its job, queued or running, finds no owner. */
+/* The owner goes away: its job, queued or running, finds no owner. */
 void
-cm_hash_forget(CmSession *s)
+cm_hash_forget(CmHashJob **job)
 {
-	if (s->hash_job == NULL)
+	if (*job == NULL)
 		return;
 	pthread_mutex_lock(&lock);
-	((CmHashJob *) s->hash_job)->owner = NULL;
+	(*job)->owner = NULL;
 	pthread_mutex_unlock(&lock);
-	s->hash_job = NULL;
+	*job = NULL;
 }
 
-/* Hands finished jobs to their sessions; called when the eventfd fires. */
+/* Hands finished jobs to their owners; called when the eventfd fires. */
 void
 cm_hash_collect(void)
 {
@@ -164,15 +179,11 @@ cm_hash_collect(void)
 	dlist_foreach_modify (iter, &mine)
 	{
 		CmHashJob *job = dlist_container(CmHashJob, node, iter.cur);
-		CmSession *s = job->owner;
 
-		dlist_delete(
-			&job->node); /* a session that already failed (timeout, protocol) gets nothing */
-		if (s != NULL && s->state == CM_SS_AUTH)
-		{
-			s->hash_job = NULL;
-			cm_auth_password_hashed(s, job->ok ? job->salted : NULL);
-		}
+		dlist_delete(&job->node);
+		/* an owner that already gave up (timeout, protocol) gets nothing */
+		if (job->owner != NULL)
+			job->done(job->owner, job->ok ? job->salted : NULL);
 		explicit_bzero(job, sizeof(*job));
 		free(job);
 	}

@@ -271,8 +271,9 @@ session_close(CmSession *s)
 	s->counts_client = false;
 	session_startup_done(s);
 	slot_release(s);
-	cm_hash_forget(s);
-	cm_auth_free(s);
+	cm_hash_forget(&s->hash_job);
+	cm_auth_free(s->auth);
+	s->auth = NULL;
 	free(s->startup);
 	s->startup = NULL;
 	free(s->held);
@@ -295,7 +296,7 @@ session_fail(CmSession *s, const char *sqlstate, const char *message,
 	size_t n;
 
 	cm_conn_failed(s, sqlstate, message);
-	cm_hash_forget(s);
+	cm_hash_forget(&s->hash_job);
 	cm_ev_forget(&s->server);
 	if (s->state == CM_SS_RELAY || s->client.fd < 0)
 	{
@@ -395,6 +396,7 @@ cm_session_accept(int fd, CmPortKind port, const struct sockaddr_storage *addr)
 	}
 	s->port = port;
 	s->slot = -1;
+	s->auth_method = -1;
 	s->client.kind = CM_EP_CLIENT;
 	s->client.fd = fd;
 	s->client.owner = s;
@@ -617,13 +619,6 @@ session_queue_startup(CmSession *s)
 	return true;
 }
 
-void
-cm_session_fail(CmSession *s, const char *sqlstate, const char *message,
-				const char *detail)
-{
-	session_fail(s, sqlstate, message, detail);
-}
-
 /* Queues a whole message of ours; a session with no room for it ends. */
 static void
 session_queue(CmSession *s, CmBuf *b, const uint8 *msg, size_t len)
@@ -640,32 +635,181 @@ session_queue(CmSession *s, CmBuf *b, const uint8 *msg, size_t len)
 	b->scan = b->end;
 }
 
-void
-cm_session_send_client(CmSession *s, const uint8 *msg, size_t len)
+/* A step failed: its LOG line, then the client's FATAL error. */
+static void
+session_step_failed(CmSession *s, const CmStepFailure *fail)
 {
-	session_queue(s, &s->s2c, msg, len);
+	if (fail->log[0] != '\0')
+		ereport(LOG, (errmsg("%s", fail->log),
+					  fail->log_detail[0] != '\0'
+						  ? errdetail("%s", fail->log_detail)
+						  : 0));
+	session_fail(s, fail->sqlstate, fail->message,
+				 fail->detail[0] != '\0' ? fail->detail : NULL);
 }
 
-void
-cm_session_send_server(CmSession *s, const uint8 *msg, size_t len)
+static void session_hash_password(CmSession *s);
+
+/*
+ * Acts on what an authentication step did: its reply goes to the client,
+ * then the exchange goes on, the password is hashed, or the client, now
+ * authenticated, is routed to its target.
+ */
+static void
+session_auth_next(CmSession *s, CmStepStatus status, const CmOut *reply,
+				  const CmStepFailure *fail)
 {
-	session_queue(s, &s->c2s, msg, len);
+	if (status == CM_STEP_FAILED)
+	{
+		session_step_failed(s, fail);
+		return;
+	}
+	if (reply != NULL && reply->len > 0)
+	{
+		session_queue(s, &s->s2c, reply->data, reply->len);
+		if (s->state != CM_SS_AUTH)
+			return; /* no room for it: closed */
+	}
+	if (status == CM_STEP_HASH)
+		session_hash_password(s);
+	else if (status == CM_STEP_DONE)
+	{
+		cm_conn_authenticated(s);
+		session_route(s);
+	}
 }
 
-/* Re-computes what epoll watches after a change made outside an event. */
-void
-cm_session_update(CmSession *s)
+/* The hashing thread is done with the client's password (cm_hash.h). */
+static void
+session_password_hashed(void *owner, const uint8_t *salted)
 {
+	CmSession *s = owner;
+	CmStepFailure fail;
+
+	s->hash_job = NULL;
+	if (s->state != CM_SS_AUTH)
+		return;
+	session_auth_next(s, cm_auth_password_hashed(s->auth, salted, &fail), NULL,
+					  &fail);
 	if (s->state != CM_SS_CLOSED)
 		session_update_interest(s);
 }
 
-/* The client proved itself: find its target. */
-void
-cm_session_authenticated(CmSession *s)
+/* The password is checked off the loop, or in it when there is no thread. */
+static void
+session_hash_password(CmSession *s)
 {
-	cm_conn_authenticated(s);
-	session_route(s);
+	CmStepFailure fail;
+
+	switch (cm_hash_submit(s->auth->password, &s->auth->secret,
+						   session_password_hashed, s, &s->hash_job))
+	{
+		case CM_HASH_QUEUED:
+			return;
+		case CM_HASH_BUSY:
+			session_fail(s, "53300",
+						 "sorry, too many password checks in progress", NULL);
+			return;
+		case CM_HASH_UNAVAILABLE:
+			session_auth_next(s, cm_auth_check_password(s->auth, &fail), NULL,
+							  &fail);
+			return;
+	}
+}
+
+/* The startup packet is in: the client proves itself to us (auth.c). */
+static void
+session_auth_begin(CmSession *s)
+{
+	CmAuthClient client;
+	uint8 data[CM_AUTH_MESSAGE_MAX];
+	CmOut reply;
+	CmStepFailure fail;
+	CmStepStatus status;
+
+	client.addr = &s->client_sockaddr;
+	client.addr_text = s->client_addr;
+	client.tls = s->client.tls;
+	client.user = s->user;
+	client.database = s->database;
+	cm_out_init(&reply, data, sizeof(data));
+	status = cm_auth_begin(&client, &s->auth, &reply, &fail);
+	if (s->auth != NULL)
+		s->auth_method = s->auth->method;
+	session_auth_next(s, status, &reply, &fail);
+}
+
+/* Whole messages the client sent while it proves itself. */
+static void
+session_auth_input(CmSession *s)
+{
+	CmBuf *b = &s->c2s;
+
+	while (s->state == CM_SS_AUTH && b->start < b->end)
+	{
+		uint8 data[CM_AUTH_MESSAGE_MAX];
+		CmOut reply;
+		CmStepFailure fail;
+		CmStepStatus status;
+		size_t used;
+
+		cm_out_init(&reply, data, sizeof(data));
+		status = cm_auth_client_data(s->auth, b->data + b->start,
+									 b->end - b->start, &used, &reply, &fail);
+		b->start += (uint32) used;
+		b->scan = b->start;
+		session_auth_next(s, status, &reply, &fail);
+		if (used == 0)
+			break;
+	}
+	buf_reset_if_empty(b);
+}
+
+static bool
+sockaddr_is_loopback(const struct sockaddr_storage *a)
+{
+	if (a->ss_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *) a)->sin_addr.s_addr) >>
+				24) == 127;
+	if (a->ss_family == AF_INET6)
+		return IN6_IS_ADDR_LOOPBACK(
+			&((const struct sockaddr_in6 *) a)->sin6_addr);
+	return false;
+}
+
+/* What the login step knows of the target. */
+static void
+session_login_target(CmSession *s, CmLoginTarget *t)
+{
+	t->name = s->target.name;
+	t->user = s->user;
+	t->tls = s->server.tls != NULL;
+	t->loopback = sockaddr_is_loopback(&s->target.addr);
+}
+
+/*
+ * Answers one of the target's authentication requests (login.c); false
+ * when the session failed.
+ */
+static bool
+session_login_answer(CmSession *s, const uint8 *msg, uint32 total)
+{
+	uint8 data[CM_LOGIN_REPLY_MAX];
+	CmLoginTarget target;
+	CmOut reply;
+	CmStepFailure fail;
+
+	session_login_target(s, &target);
+	cm_out_init(&reply, data, sizeof(data));
+	if (cm_login_answer(s->auth, &target, msg, total, &reply, &fail) ==
+		CM_STEP_FAILED)
+	{
+		session_step_failed(s, &fail);
+		return false;
+	}
+	if (reply.len > 0)
+		session_queue(s, &s->c2s, data, reply.len);
+	return true;
 }
 
 /* Why read-write sessions have no target now. */
@@ -774,9 +918,9 @@ session_startup_packet(CmSession *s, const CmFirstPacket *pkt)
 	}
 	s->state = CM_SS_AUTH;
 	s->deadline_ms = cm_now_ms() + (int64) AuthenticationTimeout * 1000;
-	cm_auth_begin(s);
+	session_auth_begin(s);
 	if (s->state == CM_SS_AUTH)
-		cm_auth_client_data(s);
+		session_auth_input(s);
 }
 
 static void
@@ -1010,7 +1154,10 @@ session_connected(CmSession *s)
 static void
 session_begin_login(CmSession *s)
 {
-	cm_login_note_plaintext(s, "connection manager proofs");
+	CmLoginTarget target;
+
+	session_login_target(s, &target);
+	cm_login_note_plaintext(&target, "connection manager proofs");
 	if (!session_queue_startup(s))
 	{
 		session_fail(s, "08P01",
@@ -1184,7 +1331,7 @@ session_scan_login(CmSession *s)
 		} /* the target's authentication requests are ours to answer */
 		if (type == 'R' && total >= 9 && cm_proto_get_u32(msg + 5) != 0)
 		{
-			if (!cm_login_answer(s, msg, total))
+			if (!session_login_answer(s, msg, total))
 				return;
 			memmove(msg, msg + total, b->end - b->scan - total);
 			b->end -= total;
@@ -1324,7 +1471,7 @@ session_on_client(CmSession *s, uint32 events)
 		if (s->state == CM_SS_STARTUP)
 			session_read_first_packet(s);
 		else if (s->state == CM_SS_AUTH)
-			cm_auth_client_data(s);
+			session_auth_input(s);
 		else
 		{
 			cm_stat_add(s->port, CM_C_BYTES_IN, s->c2s.end - s->c2s.scan);

@@ -191,94 +191,109 @@ cm_proto_parse_header(const uint8_t *buf, size_t len, uint32_t max_len,
 	return CM_HEADER_OK;
 }
 
-/* Appends a NUL-terminated field; false when it does not fit. */
-static bool
-put_cstring(uint8_t *out, size_t cap, size_t *pos, const char *s)
-{
-	size_t n = strlen(s) + 1;
-
-	if (cap - *pos < n)
-		return false;
-	memcpy(out + *pos, s, n);
-	*pos += n;
-	return true;
-}
-
-static bool
-put_field(uint8_t *out, size_t cap, size_t *pos, char code, const char *s)
+/* An optional field of an ErrorResponse: its code and text. */
+static void
+put_field(CmOut *out, char code, const char *s)
 {
 	if (s == NULL)
-		return true;
-	if (cap - *pos < 1)
-		return false;
-	out[(*pos)++] = (uint8_t) code;
-	return put_cstring(out, cap, pos, s);
+		return;
+	cm_out_byte(out, (uint8_t) code);
+	cm_out_cstring(out, s);
+}
+
+/* What a builder returns: the bytes written, or 0 when they did not fit. */
+static size_t
+built(const CmOut *out)
+{
+	return out->overflow ? 0 : out->len;
 }
 
 size_t
-cm_proto_build_error(uint8_t *out, size_t cap, const char *severity,
+cm_proto_build_error(uint8_t *buf, size_t cap, const char *severity,
 					 const char *sqlstate, const char *message,
 					 const char *detail, const char *hint)
 {
-	size_t pos = 5;
+	CmOut out;
+	size_t length_at;
 
-	if (cap < 6)
-		return 0;
-	out[0] = 'E';
-	if (!put_field(out, cap, &pos, 'S', severity) ||
-		!put_field(out, cap, &pos, 'V', severity) ||
-		!put_field(out, cap, &pos, 'C', sqlstate) ||
-		!put_field(out, cap, &pos, 'M', message) ||
-		!put_field(out, cap, &pos, 'D', detail) ||
-		!put_field(out, cap, &pos, 'H', hint) || cap - pos < 1)
-		return 0;
-	out[pos++] = '\0';
-	cm_proto_put_u32(out + 1, (uint32_t) (pos - 1));
-	return pos;
+	cm_out_init(&out, buf, cap);
+	length_at = cm_out_begin_message(&out, 'E');
+	put_field(&out, 'S', severity);
+	put_field(&out, 'V', severity);
+	put_field(&out, 'C', sqlstate);
+	put_field(&out, 'M', message);
+	put_field(&out, 'D', detail);
+	put_field(&out, 'H', hint);
+	cm_out_byte(&out, '\0');
+	cm_out_end_message(&out, length_at);
+	return built(&out);
 }
 
 size_t
-cm_proto_build_startup(uint8_t *out, size_t cap, uint32_t version,
+cm_proto_build_startup(uint8_t *buf, size_t cap, uint32_t version,
 					   const CmStartupParam *params, int nparams)
 {
-	size_t pos = 8;
+	CmOut out;
+	size_t length_at;
 
-	if (cap < 9)
-		return 0;
-	cm_proto_put_u32(out + 4, version);
+	cm_out_init(&out, buf, cap);
+	length_at = cm_out_begin_message(&out, '\0');
+	cm_out_u32(&out, version);
 	for (int i = 0; i < nparams; i++)
 	{
-		if (!put_cstring(out, cap, &pos, params[i].name) ||
-			!put_cstring(out, cap, &pos, params[i].value))
-			return 0;
+		cm_out_cstring(&out, params[i].name);
+		cm_out_cstring(&out, params[i].value);
 	}
-	if (cap - pos < 1)
-		return 0;
-	out[pos++] = '\0';
-	cm_proto_put_u32(out, (uint32_t) pos);
-	return pos;
+	cm_out_byte(&out, '\0');
+	cm_out_end_message(&out, length_at);
+	return built(&out);
 }
 
 size_t
-cm_proto_build_cancel(uint8_t *out, size_t cap, int32_t pid, int32_t key)
+cm_proto_build_cancel(uint8_t *buf, size_t cap, int32_t pid, int32_t key)
 {
-	if (cap < 16)
-		return 0;
-	cm_proto_put_u32(out, 16);
-	cm_proto_put_u32(out + 4, CM_PROTO_CANCEL_CODE);
-	cm_proto_put_u32(out + 8, (uint32_t) pid);
-	cm_proto_put_u32(out + 12, (uint32_t) key);
-	return 16;
+	CmOut out;
+	size_t length_at;
+
+	cm_out_init(&out, buf, cap);
+	length_at = cm_out_begin_message(&out, '\0');
+	cm_out_u32(&out, CM_PROTO_CANCEL_CODE);
+	cm_out_u32(&out, (uint32_t) pid);
+	cm_out_u32(&out, (uint32_t) key);
+	cm_out_end_message(&out, length_at);
+	return built(&out);
 }
 
 size_t
-cm_proto_build_backend_key(uint8_t *out, size_t cap, int32_t pid, int32_t key)
+cm_proto_build_backend_key(uint8_t *buf, size_t cap, int32_t pid, int32_t key)
 {
-	if (cap < 13)
-		return 0;
-	out[0] = 'K';
-	cm_proto_put_u32(out + 1, 12);
-	cm_proto_put_u32(out + 5, (uint32_t) pid);
-	cm_proto_put_u32(out + 9, (uint32_t) key);
-	return 13;
+	CmOut out;
+	size_t length_at;
+
+	cm_out_init(&out, buf, cap);
+	length_at = cm_out_begin_message(&out, 'K');
+	cm_out_u32(&out, (uint32_t) pid);
+	cm_out_u32(&out, (uint32_t) key);
+	cm_out_end_message(&out, length_at);
+	return built(&out);
+}
+
+void
+cm_proto_write_auth_request(CmOut *out, uint32_t code, const void *data,
+							size_t len)
+{
+	size_t length_at = cm_out_begin_message(out, 'R');
+
+	cm_out_u32(out, code);
+	cm_out_bytes(out, data, len);
+	cm_out_end_message(out, length_at);
+}
+
+void
+cm_proto_write_password_message(CmOut *out, const void *data, size_t len)
+{
+	size_t length_at = cm_out_begin_message(out, 'p');
+
+	cm_out_bytes(out, data, len);
+	cm_out_end_message(out, length_at);
 }
