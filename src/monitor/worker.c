@@ -65,6 +65,7 @@ static int64 next_tick = 0;
 static MemoryContext work_cxt = NULL; /* reset at every loop iteration */
 static CmRouting described;			  /* this node at the last tick */
 static bool round_active = false;
+static int64 round_started = 0;	 /* the tick that sent the probes */
 static int64 round_deadline = 0; /* probes still out then are unreachable */
 static bool resolve_pending = false; /* a reload asked for fresh addresses */
 
@@ -504,6 +505,8 @@ finish_round(void)
 	double probe_ms[CM_MAX_NODES];
 	CmClusterDecision d;
 	CmRouting r = described;
+	/* past the validity of anything routed on an earlier vote */
+	int64 hold_ms = 4 * (int64) cm_probe_interval + 1000;
 
 	round_active = false;
 	cm_probe_abort_all(); /* probes still out count as unreachable */
@@ -515,8 +518,7 @@ finish_round(void)
 			.instance = instance,
 			.vote = &vote,
 			.now = cm_now_ms(),
-			/* past the validity of anything routed on an earlier vote */
-			.hold_ms = 4 * (int64) cm_probe_interval + 1000,
+			.hold_ms = hold_ms,
 			.timeline_mark = timeline_mark,
 			.mark_damaged = mark_damaged,
 			.max_lag = cm_read_only_max_lag,
@@ -525,6 +527,15 @@ finish_round(void)
 		cm_cluster_decide(nodes, states, nnodes, &self, &d);
 		timeline_mark = self.timeline_mark;
 	}
+	/*
+	 * Served at once, not at the next tick: a withdrawn vote read in
+	 * between would be counted for up to a probe_interval after its hold
+	 * started.
+	 */
+	cm_mon_view.self.timeline_mark = timeline_mark;
+	cm_mon_view.self.vote_instance = vote.instance;
+	cm_mon_view.self.vote_timeline = vote.timeline;
+	cm_mon_view.self.vote_hold_ms = (uint32) Min(vote.hold_ms, PG_UINT32_MAX);
 	note_round(states, &d);
 
 	memset(&r.read_write, 0, sizeof(CmTarget));
@@ -570,8 +581,14 @@ finish_round(void)
 	ride_out_lost_consensus(&d, &r);
 	cm_mon_view.self_is_leader =
 		d.leader >= 0 && states[d.leader].instance == instance;
-	/* a monitor that stops publishing stops the writes it routed */
-	r.valid_until = cm_now_ms() + 3 * (int64) cm_probe_interval + 1000;
+	/*
+	 * A monitor that stops publishing stops the writes it routed.  The
+	 * votes counted were read after the round started: what is routed on
+	 * them ends within the hold of those votes from then, however late this
+	 * round finishes.
+	 */
+	r.valid_until = Min(cm_now_ms() + 3 * (int64) cm_probe_interval + 1000,
+						round_started + hold_ms);
 	publish(&r);
 	cm_mon_status_round(nodes, states, probe_ms, nnodes, &d, instance, &r,
 						timeline_mark);
@@ -592,6 +609,7 @@ tick(int64 now)
 		self.timeline_mark = timeline_mark;
 		self.vote_instance = vote.instance;
 		self.vote_timeline = vote.timeline;
+		self.vote_hold_ms = (uint32) Min(vote.hold_ms, PG_UINT32_MAX);
 		cm_mon_view.self = self;
 	}
 	if (nnodes == 0)
@@ -607,6 +625,7 @@ tick(int64 now)
 		resolve_pending = false;
 	}
 	cm_probe_round_start(node_http, node_http_len, nodes, nnodes);
+	round_started = now;
 	round_deadline = now + Max(100, Min(cm_probe_interval * 3 / 4, 5000));
 	round_active = true;
 }
