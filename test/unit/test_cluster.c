@@ -1685,6 +1685,25 @@ test_json_unknown(void)
 }
 
 /*
+ * Three nodes, node 1 the primary, this monitor node 0's with a fresh
+ * vote, holding hold_ms, at now.
+ */
+static CmClusterSelf
+primary_of_three(int64_t hold_ms, int64_t now)
+{
+	CmClusterSelf self = self_of(0, -1);
+
+	setup(3);
+	STANDBY(0, 1, 1000);
+	PRIMARY(1, 1, 1000);
+	STANDBY(2, 1, 1000);
+	memset(&my_vote, 0, sizeof(my_vote));
+	self.hold_ms = hold_ms;
+	self.now = now;
+	return self;
+}
+
+/*
  * Votes: the candidate leads only with a majority of the list's votes, a
  * vote waits hold_ms after another, and two monitors that see different
  * primaries never both find a leader.
@@ -1734,15 +1753,7 @@ test_votes(void)
 	is_int(d.votes, 1, "this monitor's entry counts its vote as it is now");
 
 	/* a vote waits hold_ms after another one */
-	setup(3);
-	STANDBY(0, 1, 1000);
-	PRIMARY(1, 1, 1000);
-	STANDBY(2, 1, 1000);
-	memset(&my_vote, 0, sizeof(my_vote));
-	my_vote.free_since = 0;
-	self = self_of(0, -1);
-	self.hold_ms = 5000;
-	self.now = 1000;
+	self = primary_of_three(5000, 1000);
 	cm_cluster_decide(conf, st, 3, &self, &d);
 	ok(my_vote.instance == 0, "a monitor started 1 s ago votes for nobody");
 	self.now = 5000;
@@ -1868,14 +1879,7 @@ test_votes_hold(void)
 	CmClusterSelf self;
 
 	/* a reload from 10 s to 1 s between the withdrawal and the next vote */
-	setup(3);
-	STANDBY(0, 1, 1000);
-	PRIMARY(1, 1, 1000);
-	STANDBY(2, 1, 1000);
-	memset(&my_vote, 0, sizeof(my_vote));
-	self = self_of(0, -1);
-	self.hold_ms = 41000;
-	self.now = 41000;
+	self = primary_of_three(41000, 41000);
 	cm_cluster_decide(conf, st, 3, &self, &d);
 	ok(my_vote.instance == INSTANCE(1) && my_vote.hold_ms == 41000,
 	   "the vote for node 1 promises a 41 s hold");
@@ -1903,14 +1907,7 @@ test_votes_hold(void)
 	   "a kept vote takes on a longer hold");
 
 	/* a vote promising less than this monitor's hold does not count */
-	setup(3);
-	STANDBY(0, 1, 1000);
-	PRIMARY(1, 1, 1000);
-	STANDBY(2, 1, 1000);
-	memset(&my_vote, 0, sizeof(my_vote));
-	self = self_of(0, -1);
-	self.hold_ms = 41000;
-	self.now = 41000;
+	self = primary_of_three(41000, 41000);
 	st[2].vote_instance = INSTANCE(1);
 	st[2].vote_timeline = 1;
 	st[2].vote_hold_ms = 5000;
