@@ -54,6 +54,7 @@ static CmTimer tick_timer;		  /* the start of each probe interval */
 static MemoryContext work_cxt = NULL; /* reset at every loop iteration */
 static CmRouting described;			  /* this node at the last tick */
 static bool resolve_pending = false;  /* a reload asked for fresh addresses */
+static int64 round_started = 0;		  /* the tick that sent the probes */
 
 /*
  * Reads the node list again.  When it did not change, its names are still
@@ -376,6 +377,8 @@ finish_round(void)
 	double probe_ms[CM_MAX_NODES];
 	CmClusterDecision d;
 	CmRouting r = described;
+	/* past the validity of anything routed on an earlier vote */
+	int64 hold_ms = 4 * (int64) cm_probe_interval + 1000;
 
 	cm_probe_abort_all(); /* probes still out count as unreachable */
 	cm_probe_round_results(states, l->n);
@@ -386,8 +389,7 @@ finish_round(void)
 			.instance = instance,
 			.vote = &vote,
 			.now = cm_now_ms(),
-			/* past the validity of anything routed on an earlier vote */
-			.hold_ms = 4 * (int64) cm_probe_interval + 1000,
+			.hold_ms = hold_ms,
 			.timeline_mark = timeline_mark,
 			.mark_damaged = mark_damaged,
 			.max_lag = cm_read_only_max_lag,
@@ -396,13 +398,28 @@ finish_round(void)
 		cm_cluster_decide(l->conf, states, l->n, &self, &d);
 		timeline_mark = self.timeline_mark;
 	}
+	/*
+	 * Served at once, not at the next tick: a withdrawn vote read in
+	 * between would be counted for up to a probe_interval after its hold
+	 * started.
+	 */
+	cm_mon_view.self.timeline_mark = timeline_mark;
+	cm_mon_view.self.vote_instance = vote.instance;
+	cm_mon_view.self.vote_timeline = vote.timeline;
+	cm_mon_view.self.vote_hold_ms = (uint32) Min(vote.hold_ms, PG_UINT32_MAX);
 	note_round(states, &d);
 	route_by_decision(&d, states, &r);
 	ride_out_lost_consensus(&d, &r);
 	cm_mon_view.self_is_leader =
 		d.leader >= 0 && states[d.leader].instance == instance;
-	/* a monitor that stops publishing stops the writes it routed */
-	r.valid_until = cm_now_ms() + 3 * (int64) cm_probe_interval + 1000;
+	/*
+	 * A monitor that stops publishing stops the writes it routed.  The
+	 * votes counted were read after the round started: what is routed on
+	 * them ends within the hold of those votes from then, however late this
+	 * round finishes.
+	 */
+	r.valid_until = Min(cm_now_ms() + 3 * (int64) cm_probe_interval + 1000,
+						round_started + hold_ms);
 	publish(&r);
 	cm_mon_status_round(l->conf, states, probe_ms, l->n, &d, instance, &r,
 						timeline_mark);
@@ -432,6 +449,7 @@ tick(void *arg)
 		self.timeline_mark = timeline_mark;
 		self.vote_instance = vote.instance;
 		self.vote_timeline = vote.timeline;
+		self.vote_hold_ms = (uint32) Min(vote.hold_ms, PG_UINT32_MAX);
 		cm_mon_view.self = self;
 	}
 	if (l->n == 0)
@@ -446,6 +464,7 @@ tick(void *arg)
 		cm_mon_nodes_resolve(true);
 		resolve_pending = false;
 	}
+	round_started = now;
 	cm_probe_round_start(l->http, l->http_len, l->conf, l->n,
 						 now + Max(100, Min(cm_probe_interval * 3 / 4, 5000)),
 						 finish_round);
