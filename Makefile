@@ -77,4 +77,8 @@ layers-check: $(OBJS)
 	@test/layers/check $(OBJS)
 	@prove --exec "" test/layers/selftest :: $(OBJS)
 
-.PHONY: unit fuzz format-check symbols-check layers-check
+# The README's Layout section names every source file, by folder.
+readme-check:
+	@test/readme-check
+
+.PHONY: unit fuzz format-check symbols-check layers-check readme-check

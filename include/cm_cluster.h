@@ -12,7 +12,8 @@
  *		{"name":"pg1","system_identifier":"7312...","port":5432,
  *		 "in_recovery":false,"timeline":1,"timeline_mark":1,
  *		 "wal_lsn":"0/3000148","streaming":false,"sessions":3,
- *		 "instance":"5f0c...","vote":"5f0c...","vote_timeline":1}
+ *		 "instance":"5f0c...","vote":"5f0c...","vote_timeline":1,
+ *		 "vote_hold_ms":5000}
  *
  * system_identifier is a string because it does not fit a JSON number's
  * exact range; wal_lsn is the WAL flushed on a primary and replayed on a
@@ -25,8 +26,10 @@
  * vote_timeline name the node that monitor found to be the only primary on
  * the highest timeline in its last round (the instance of its monitor;
  * zeros: none): the write leader is the node a majority of the list votes
- * for.  Every key but the vote is required (a state without a vote votes
- * for nobody); unknown keys are skipped, so newer nodes can add some.
+ * for.  vote_hold_ms is how long that monitor will vote for nobody after
+ * withdrawing the vote (see CmVote).  Every key but the vote is required
+ * (a state without a vote votes for nobody; one without vote_hold_ms
+ * promises no hold); unknown keys are skipped, so newer nodes can add some.
  *
  * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
@@ -67,6 +70,7 @@ typedef struct CmNodeState
 	uint32_t timeline_mark; /* the highest timeline its monitor has seen */
 	uint64_t vote_instance; /* the instance its monitor votes for; 0: none */
 	uint32_t vote_timeline; /* and on which timeline */
+	uint32_t vote_hold_ms;	/* how long it votes for nobody after that vote */
 } CmNodeState;
 
 /* The leader and read-only pool decided from every node's state. */
@@ -105,13 +109,17 @@ extern bool cm_node_state_parse(const char *body, size_t len, CmNodeState *out);
  * A monitor's vote.  It withdraws a vote at once, but casts a new one only
  * after voting for nobody for hold_ms (from its start, too): by then every
  * routing state another monitor built on its earlier vote has expired, so
- * no two monitors can count the one node for two leaders.
+ * no two monitors can count the one node for two leaders.  The hold is
+ * served with the vote as a promise: a monitor whose routing lasts longer
+ * (a longer probe_interval) does not count it, and a hold that shrinks (a
+ * reload) still waits the longest one promised with the vote withdrawn.
  */
 typedef struct CmVote
 {
 	uint64_t instance;	/* the candidate's monitor instance; 0: nobody */
 	uint32_t timeline;	/* the candidate's timeline */
 	int64_t free_since; /* since when it votes for nobody */
+	int64_t hold_ms;	/* the longest hold promised with this vote */
 } CmVote;
 
 /* What a monitor knows of itself when it decides. */
@@ -121,7 +129,9 @@ typedef struct CmClusterSelf
 	uint64_t instance; /* its own instance: the entry whose vote is *vote */
 	CmVote *vote;	   /* moved here towards this round's candidate */
 	int64_t now;	   /* cm_now_ms() of the round */
-	int64_t hold_ms;   /* how long a vote waits after another */
+	int64_t hold_ms;   /* how long a vote waits after another; also how
+						* long this monitor's routing may outlive its
+						* reads: a vote promising less does not count */
 	uint32_t timeline_mark; /* highest timeline seen; raised, never lowered */
 	bool mark_damaged;		/* the stored mark is unreadable: no leader */
 	int64_t max_lag;		/* read_only_max_lag in bytes; -1: no limit */

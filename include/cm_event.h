@@ -66,6 +66,7 @@ extern void cm_watch_forget(CmWatch *w);
 /* timer.c */
 extern void cm_timer_init(CmTimer *t, CmTimerHandler handler, void *arg);
 extern bool cm_timer_set(CmTimer *t, int64_t when);
+extern bool cm_timer_reserve(int n);
 extern void cm_timer_cancel(CmTimer *t);
 extern int64_t cm_timer_next(void);
 extern int cm_timer_run_due(int64_t now);

@@ -31,6 +31,8 @@ typedef enum CmReadOnlyFallback
 	CM_RO_FALLBACK_REFUSE
 } CmReadOnlyFallback;
 extern int cm_leader_wait_timeout;
+extern int cm_read_write_consensus_timeout;
+extern int cm_read_only_consensus_timeout;
 extern int cm_server_connect_timeout;
 extern int cm_probe_interval;
 extern bool cm_log_connections;

@@ -78,7 +78,7 @@ my $pp = $primary->port;
 my ($status, $body) = cm_http($primary->{cm_http_port}, '/node/state');
 is($status, 200, 'GET /node/state answers 200');
 like($body,
-	qr/^\{"name":"[^"]*","system_identifier":"\d+","port":$pp,"in_recovery":false,"timeline":1,"timeline_mark":[01],"wal_lsn":"[0-9A-F]+\/[0-9A-F]+","streaming":false,"sessions":\d+,"instance":"([0-9a-f]{16})","vote":"(\1|0{16})","vote_timeline":[01]\}$/,
+	qr/^\{"name":"[^"]*","system_identifier":"\d+","port":$pp,"in_recovery":false,"timeline":1,"timeline_mark":[01],"wal_lsn":"[0-9A-F]+\/[0-9A-F]+","streaming":false,"sessions":\d+,"instance":"([0-9a-f]{16})","vote":"(\1|0{16})","vote_timeline":[01],"vote_hold_ms":\d+\}$/,
 	'the primary describes itself');
 ($status, $body) = cm_http($s2->{cm_http_port}, '/node/state');
 like($body, qr/"in_recovery":true,"timeline":1,.*"streaming":true/,

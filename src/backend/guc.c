@@ -66,6 +66,8 @@ static const struct config_enum_entry fallback_options[] =
 	 {"refuse", CM_RO_FALLBACK_REFUSE, false},
 	 {NULL, 0, false}};
 int cm_leader_wait_timeout = 5000;
+int cm_read_write_consensus_timeout = 0;
+int cm_read_only_consensus_timeout = 0;
 int cm_server_connect_timeout = 5000;
 int cm_probe_interval = 1000;
 bool cm_log_connections = false;
@@ -275,6 +277,16 @@ cm_guc_define(void)
 	DefineCustomIntVariable("connection_manager.leader_wait_timeout",
 							"How long a new read-write session waits for a write leader.",
 							NULL, &cm_leader_wait_timeout, 5000, 0, 3600000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("connection_manager.read_write_consensus_timeout",
+							"How long read-write sessions still go to the last write leader once this node reaches fewer than a majority of the nodes.",
+							"0 stops them at once.",
+							&cm_read_write_consensus_timeout, 0, 0, 3600000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("connection_manager.read_only_consensus_timeout",
+							"How long read-only sessions still go to the last read-only pool once this node reaches fewer than a majority of the nodes.",
+							"0 stops them at once.",
+							&cm_read_only_consensus_timeout, 0, 0, 3600000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("connection_manager.server_connect_timeout",
 							"How long connecting to a target node may take.",

@@ -68,9 +68,8 @@ sift_down(int i)
 }
 
 static bool
-heap_grow(void)
+heap_resize(int want)
 {
-	int want = capacity ? capacity * 2 : CM_TIMER_INITIAL;
 	CmTimer **bigger;
 
 	if (want <= capacity)
@@ -81,6 +80,24 @@ heap_grow(void)
 	heap = bigger;
 	capacity = want;
 	return true;
+}
+
+static bool
+heap_grow(void)
+{
+	return heap_resize(capacity ? capacity * 2 : CM_TIMER_INITIAL);
+}
+
+/*
+ * Makes room for n timers armed at once, so that cm_timer_set() cannot
+ * fail while no more are armed: a process that knows how many timers it
+ * keeps reserves once at start, and has no out-of-memory path later.
+ * False (out of memory) leaves the room as it was.
+ */
+bool
+cm_timer_reserve(int n)
+{
+	return n <= capacity || heap_resize(n);
 }
 
 void

@@ -12,18 +12,16 @@
  * idle nor busy connections from elsewhere can lock the probes out.
  * Nothing here blocks the monitor or raises an error: sockets are
  * non-blocking, memory is asked for without failing, and every answer is
- * built whole in the connection's own buffer.
+ * built whole in the connection's own buffer.  Each connection has its
+ * watch and its deadline's timer in the loop; one closed in a turn is freed
+ * after it (cm_http_free_closed), as an event of the turn may still name it.
  *
  * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
 #include "postgres.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/epoll.h>
 #include <unistd.h>
 
 #include "lib/ilist.h"
@@ -34,21 +32,20 @@
 #include "cm_http.h"
 #include "cm_listener.h"
 #include "cm_monitor.h"
-#include "cm_event.h"
+#include "cm_sock.h"
 #include "cm_tls.h"
 
-#define CM_HTTP_MAX_LISTENERS  16
-#define CM_HTTP_MAX_CONNS	   64 /* from addresses outside the node list */
-#define CM_HTTP_MAX_PEER_CONNS 64 /* from the nodes' addresses */
-#define CM_HTTP_DEADLINE_MS	   2000
-#define CM_HTTP_BACKLOG		   64
-#define CM_HTTP_ANSWER_LIMIT   (4 * 1024 * 1024)
+#define CM_HTTP_DEADLINE_MS 2000
+#define CM_HTTP_BACKLOG		64
+/* out of descriptors, the listeners stop accepting for this long */
+#define CM_HTTP_ACCEPT_PAUSE_MS 1000
+#define CM_HTTP_ANSWER_LIMIT	(4 * 1024 * 1024)
 
 typedef struct HttpConn
 {
-	CmMonEvent ev;
+	CmWatch watch;
+	CmTimer deadline; /* closes it, whatever it is doing */
 	dlist_node node;
-	int64 deadline;
 	bool peer;		/* comes from an address of the node list */
 	CmTls *tls;		/* HTTPS, or NULL */
 	bool handshake; /* the TLS handshake is not done yet */
@@ -59,14 +56,11 @@ typedef struct HttpConn
 	size_t out_sent;
 } HttpConn;
 
-static CmMonEvent listeners[CM_HTTP_MAX_LISTENERS];
+static CmAcceptor listeners[CM_HTTP_MAX_LISTENERS];
 static int nlisteners = 0;
 static dlist_head conns = DLIST_STATIC_INIT(conns);	  /* oldest first */
 static dlist_head closed = DLIST_STATIC_INIT(closed); /* to free */
 static int nconns[2] = {0, 0};						  /* others, peers */
-static uint64 accepted[2] = {0, 0};
-static uint64 refused[2] = {0, 0};
-static int64 accept_resume_at = 0; /* out of descriptors: paused till then */
 static bool https = false;
 static bool https_waiting = false; /* not served: no certificate at start */
 
@@ -161,7 +155,7 @@ conn_write(HttpConn *c)
 	while (c->out_sent < c->out.len)
 	{
 		bool again;
-		ssize_t n = cm_mon_io(&c->ev, c->tls, true, c->out.data + c->out_sent,
+		ssize_t n = cm_mon_io(&c->watch, c->tls, true, c->out.data + c->out_sent,
 							  c->out.len - c->out_sent, &again);
 
 		if (again)
@@ -220,7 +214,7 @@ conn_read(HttpConn *c)
 
 		if (c->in_len == sizeof(c->in))
 			break;
-		n = cm_mon_io(&c->ev, c->tls, false, c->in + c->in_len,
+		n = cm_mon_io(&c->watch, c->tls, false, c->in + c->in_len,
 					  sizeof(c->in) - c->in_len, &again);
 		if (again)
 			break;
@@ -248,14 +242,14 @@ conn_handshake(HttpConn *c)
 	{
 		case CM_TLS_OK:
 			c->handshake = false;
-			cm_mon_modify(&c->ev, EPOLLIN);
+			(void) cm_watch_set(&c->watch, CM_EV_READ);
 			conn_read(c); /* the request may have come with the handshake */
 			return;
 		case CM_TLS_WANT_READ:
-			cm_mon_modify(&c->ev, EPOLLIN);
+			(void) cm_watch_set(&c->watch, CM_EV_READ);
 			return;
 		case CM_TLS_WANT_WRITE:
-			cm_mon_modify(&c->ev, EPOLLOUT);
+			(void) cm_watch_set(&c->watch, CM_EV_WRITE);
 			return;
 		default:
 			conn_close(c);
@@ -264,16 +258,22 @@ conn_handshake(HttpConn *c)
 }
 
 static void
-conn_event(CmMonEvent *ev, uint32 events)
+conn_event(void *arg, uint32 events)
 {
-	HttpConn *c = (HttpConn *) ev;
+	HttpConn *c = arg;
 
 	if (c->handshake)
 		conn_handshake(c);
 	else if (c->answered)
 		conn_write(c);
-	else if (events & (EPOLLIN | EPOLLOUT | EPOLLHUP | EPOLLERR))
+	else if (events & (CM_EV_READ | CM_EV_WRITE | CM_EV_ERROR))
 		conn_read(c);
+}
+
+static void
+conn_expired(void *arg)
+{
+	conn_close(arg);
 }
 
 /*
@@ -290,7 +290,7 @@ conn_close(HttpConn *c)
 	{
 		for (int i = 0; i < 16; i++)
 		{
-			if (recv(c->ev.fd, sink, sizeof(sink), MSG_DONTWAIT) <= 0)
+			if (recv(c->watch.fd, sink, sizeof(sink), MSG_DONTWAIT) <= 0)
 				break;
 		}
 	}
@@ -298,23 +298,16 @@ conn_close(HttpConn *c)
 		cm_tls_free(c->tls); /* close_notify when the handshake was done */
 	c->tls = NULL;
 	cm_text_free(&c->out);
-	cm_mon_forget(&c->ev);
+	cm_watch_remove(&c->watch);
+	cm_timer_cancel(&c->deadline);
+	close(c->watch.fd);
+	c->watch.fd = -1;
 	dlist_delete(&c->node);
 	nconns[c->peer]--;
-	/* an event for it may still wait in the batch being dispatched */
-	c->ev.handler = NULL;
 	dlist_push_tail(&closed, &c->node);
 }
 
-/* What the HTTP port counted, for /status and /metrics. */
-void
-cm_http_counters(uint64 *accepted_out, uint64 *refused_out)
-{
-	memcpy(accepted_out, accepted, sizeof(accepted));
-	memcpy(refused_out, refused, sizeof(refused));
-}
-
-/* Frees the connections closed during the last batch of events. */
+/* Frees the connections closed during the last turn of the loop. */
 void
 cm_http_free_closed(void)
 {
@@ -349,75 +342,54 @@ evict_idle(bool peer)
 	return false;
 }
 
-static void
-pause_accepting(void)
-{
-	for (int i = 0; i < nlisteners; i++)
-		cm_mon_modify(&listeners[i], 0);
-	accept_resume_at = cm_now_ms() + 1000;
-}
-
 /*
- * Accepts what is queued.  Connections from the addresses of the node
- * list (the other monitors' probes) have room of their own, so that a
- * flood from anywhere else, busy or idle, cannot lock the probes out.
+ * Takes a connection the acceptor hands over.  Connections from the
+ * addresses of the node list (the other monitors' probes) have room of
+ * their own, so that a flood from anywhere else, busy or idle, cannot lock
+ * the probes out.
  */
 static void
-listener_event(CmMonEvent *ev, uint32 events)
+conn_accept(void *arg, int fd, const struct sockaddr_storage *addr)
 {
-	(void) events;
-	for (int i = 0; i < CM_HTTP_BACKLOG; i++)
-	{
-		struct sockaddr_storage addr;
-		socklen_t addrlen = sizeof(addr);
-		int fd = accept4(ev->fd, (struct sockaddr *) &addr, &addrlen,
-						 SOCK_NONBLOCK | SOCK_CLOEXEC);
-		HttpConn *c;
-		bool peer;
+	bool peer = cm_mon_is_node_address(addr);
+	HttpConn *c;
 
-		if (fd < 0)
-		{
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-				errno == ENOMEM)
-				pause_accepting(); /* else the loop would spin on it */
-			return;				   /* EAGAIN, or an error to retry */
-		}
-		peer = cm_mon_is_node_address(&addr);
-		if (nconns[peer] >= (peer ? CM_HTTP_MAX_PEER_CONNS : CM_HTTP_MAX_CONNS) &&
-			!evict_idle(peer))
-		{
-			close(fd); /* every connection is busy: refuse this one */
-			refused[peer]++;
-			continue;
-		}
-		c = MemoryContextAllocExtended(TopMemoryContext, sizeof(HttpConn),
-									   MCXT_ALLOC_NO_OOM | MCXT_ALLOC_ZERO);
-		if (c == NULL)
-		{
-			close(fd);
-			continue;
-		}
-		c->ev.fd = fd;
-		c->ev.handler = conn_event;
-		c->peer = peer;
-		c->deadline = cm_now_ms() + CM_HTTP_DEADLINE_MS;
-		if (https)
-		{
-			c->tls = cm_tls_accept_https(fd);
-			c->handshake = true;
-		}
-		if ((https && c->tls == NULL) || !cm_mon_watch(&c->ev, EPOLLIN))
-		{
-			if (c->tls)
-				cm_tls_free(c->tls);
-			close(fd);
-			pfree(c);
-			continue;
-		}
-		dlist_push_tail(&conns, &c->node);
-		nconns[peer]++;
-		accepted[peer]++;
+	(void) arg;
+	if (nconns[peer] >= (peer ? CM_HTTP_MAX_PEER_CONNS : CM_HTTP_MAX_CONNS) &&
+		!evict_idle(peer))
+	{
+		close(fd); /* every connection is busy: refuse this one */
+		cm_mon_status_count_http(peer, true);
+		return;
 	}
+	c = MemoryContextAllocExtended(TopMemoryContext, sizeof(HttpConn),
+								   MCXT_ALLOC_NO_OOM | MCXT_ALLOC_ZERO);
+	if (c == NULL)
+	{
+		close(fd);
+		return;
+	}
+	cm_watch_init(&c->watch, fd, conn_event, c);
+	cm_timer_init(&c->deadline, conn_expired, c);
+	c->peer = peer;
+	if (https)
+	{
+		c->tls = cm_tls_accept_https(fd);
+		c->handshake = true;
+	}
+	if ((https && c->tls == NULL) || !cm_watch_set(&c->watch, CM_EV_READ))
+	{
+		if (c->tls)
+			cm_tls_free(c->tls);
+		close(fd);
+		pfree(c);
+		return;
+	}
+	/* the monitor reserved room for every connection's timer */
+	(void) cm_timer_set(&c->deadline, cm_now_ms() + CM_HTTP_DEADLINE_MS);
+	dlist_push_tail(&conns, &c->node);
+	nconns[peer]++;
+	cm_mon_status_count_http(peer, false);
 }
 
 static void
@@ -450,9 +422,8 @@ open_one(const char *host, int port)
 			close(fd);
 			continue;
 		}
-		listeners[nlisteners].fd = fd;
-		listeners[nlisteners].handler = listener_event;
-		if (cm_mon_watch(&listeners[nlisteners], EPOLLIN))
+		if (cm_acceptor_start(&listeners[nlisteners], fd, CM_HTTP_BACKLOG,
+							  CM_HTTP_ACCEPT_PAUSE_MS, conn_accept, NULL, NULL))
 			nlisteners++;
 		else
 			close(fd);
@@ -524,26 +495,9 @@ cm_http_close_all(void)
 	dlist_foreach_modify (iter, &conns)
 		conn_close(dlist_container(HttpConn, node, iter.cur));
 	for (int i = 0; i < nlisteners; i++)
-		cm_mon_forget(&listeners[i]);
+	{
+		cm_acceptor_stop(&listeners[i]);
+		close(listeners[i].watch.fd);
+	}
 	nlisteners = 0;
-}
-
-void
-cm_http_check_timeouts(int64 now)
-{
-	dlist_mutable_iter iter;
-
-	if (accept_resume_at != 0 && now >= accept_resume_at)
-	{
-		for (int i = 0; i < nlisteners; i++)
-			cm_mon_modify(&listeners[i], EPOLLIN);
-		accept_resume_at = 0;
-	}
-	dlist_foreach_modify (iter, &conns)
-	{
-		HttpConn *c = dlist_container(HttpConn, node, iter.cur);
-
-		if (now >= c->deadline)
-			conn_close(c);
-	}
 }

@@ -61,7 +61,8 @@ cm_mark_load(uint32 *mark, bool log)
 	buf[n] = '\0';
 	errno = 0;
 	value = strtoul(buf, &end, 10);
-	if (errno != 0 || end == buf || buf[0] == '-' ||
+	/* a full buffer is a longer file: its tail was not read, nor checked */
+	if (n == sizeof(buf) - 1 || errno != 0 || end == buf || buf[0] == '-' ||
 		(*end != '\n' && *end != '\0') || (*end == '\n' && end[1] != '\0') ||
 		value > PG_UINT32_MAX)
 	{

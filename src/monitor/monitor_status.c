@@ -5,7 +5,8 @@
  *		for the SQL views; the HTTP answers add the live counters of the
  *		proxy workers when they are asked for.  Also the checks that load
  *		balancers ask: is this node the leader, in the read-only pool,
- *		within a lag.
+ *		within a lag.  The routing and this node's state as last decided
+ *		(cm_mon_view) are kept here too, for the answers that need no view.
  *
  * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
@@ -19,6 +20,7 @@
 #include "cm_event.h"
 #include "cm_stats.h"
 
+CmMonView cm_mon_view; /* written by the loop as it decides */
 CmStatusView cm_mon_status;
 
 /* Probe statistics of each entry of the node list, kept across rounds. */
@@ -32,6 +34,9 @@ typedef struct ProbeStats
 } ProbeStats;
 
 static ProbeStats probe_stats[CM_MAX_NODES];
+/* the HTTP port's connections: [1] from the nodes' addresses */
+static uint64 http_accepted[2];
+static uint64 http_refused[2];
 static int64 published_at = 0;
 static char last_leader[CM_NODE_NAME_LEN];
 
@@ -116,6 +121,16 @@ publish_view(CmStatusView *v)
 	cm_mon_status = *v;
 	published_at = cm_now_ms();
 	cm_status_publish(v);
+}
+
+/* The HTTP server counts each connection, taken or refused, here. */
+void
+cm_mon_status_count_http(bool from_node, bool refused)
+{
+	if (refused)
+		http_refused[from_node]++;
+	else
+		http_accepted[from_node]++;
 }
 
 /* A new node list: probe statistics start again. */
@@ -251,7 +266,8 @@ cm_mon_status_fill(CmStatusView *out)
 		out->ports[p].servers = cm_shmem_total_servers((CmPortKind) p);
 	}
 	out->ncounters = cm_stats_node_counters(out->counters, CM_STATUS_NODES);
-	cm_http_counters(out->http_accepted, out->http_refused);
+	memcpy(out->http_accepted, http_accepted, sizeof(http_accepted));
+	memcpy(out->http_refused, http_refused, sizeof(http_refused));
 	out->routing_age_ms = published_at ? cm_now_ms() - published_at : -1;
 }
 

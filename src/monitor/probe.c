@@ -1,17 +1,18 @@
 /*
  * monitor/probe.c
  *		One round of probes: a non-blocking GET /node/state to every node's
- *		HTTP port, all at once; the monitor ends the round by its deadline
- *		(cm_probe_abort_all).  A node
- *		that does not answer in time, answers anything but 200, or sends a
- *		state that does not parse, is unreachable for this round.
+ *		HTTP port, all at once.  A node that does not answer by the round's
+ *		deadline, answers anything but 200, or sends a state that does not
+ *		parse, is unreachable for this round.
+ *
+ * The round's one timer fires at its deadline, or at the end of the turn in
+ * which its last probe ended: the monitor learns that the round is over
+ * from the loop, never from inside a probe's handler.
  *
  * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
 #include "postgres.h"
 
-#include <errno.h>
-#include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,11 +21,12 @@
 #include "cm_guc.h"
 #include "cm_http.h"
 #include "cm_monitor.h"
+#include "cm_sock.h"
 #include "cm_tls.h"
 
 typedef struct Probe
 {
-	CmMonEvent ev;
+	CmWatch watch;
 	bool active;	/* socket open, answer not complete */
 	bool connected; /* TCP is up (and, with HTTPS, the handshake done) */
 	bool sent;		/* the request is written */
@@ -39,6 +41,10 @@ typedef struct Probe
 
 static Probe *probes = NULL; /* CM_MAX_NODES of them, allocated once */
 static int nprobes = 0;
+static int nactive = 0;
+static bool round_open = false;
+static CmTimer round_timer;
+static CmProbeRoundDone round_done;
 
 static const char request[] = "GET /node/state HTTP/1.1\r\n"
 							  "Host: connection-manager\r\n"
@@ -62,8 +68,13 @@ probe_end(Probe *p)
 	if (p->tls)
 		cm_tls_free(p->tls);
 	p->tls = NULL;
-	cm_mon_forget(&p->ev);
+	cm_watch_remove(&p->watch);
+	close(p->watch.fd);
+	p->watch.fd = -1;
 	p->active = false;
+	/* the last one: the round ends at the end of this turn */
+	if (--nactive == 0 && round_open)
+		(void) cm_timer_set(&round_timer, cm_now_ms());
 }
 
 /* The peer closed: the answer is whole. */
@@ -87,14 +98,11 @@ probe_finish(Probe *p)
 static bool
 probe_connected(Probe *p)
 {
-	int err = 0;
-	socklen_t errlen = sizeof(err);
 	char msg[256];
 
 	if (p->tls == NULL)
 	{
-		if (getsockopt(p->ev.fd, SOL_SOCKET, SO_ERROR, &err, &errlen) < 0 ||
-			err != 0)
+		if (cm_sock_connect_error(p->watch.fd) != 0)
 		{
 			probe_end(p);
 			return false;
@@ -104,7 +112,7 @@ probe_connected(Probe *p)
 			p->connected = true;
 			return true;
 		}
-		p->tls = cm_tls_connect_new(p->ev.fd,
+		p->tls = cm_tls_connect_new(p->watch.fd,
 									cm_server_sslmode >= CM_SSLMODE_REQUIRE
 										? cm_server_sslmode_name()
 										: "require",
@@ -121,10 +129,10 @@ probe_connected(Probe *p)
 			p->connected = true;
 			return true;
 		case CM_TLS_WANT_READ:
-			cm_mon_modify(&p->ev, EPOLLIN);
+			(void) cm_watch_set(&p->watch, CM_EV_READ);
 			return false;
 		case CM_TLS_WANT_WRITE:
-			cm_mon_modify(&p->ev, EPOLLOUT);
+			(void) cm_watch_set(&p->watch, CM_EV_WRITE);
 			return false;
 		default:
 			probe_end(p);
@@ -133,9 +141,9 @@ probe_connected(Probe *p)
 }
 
 static void
-probe_event(CmMonEvent *ev, uint32 events)
+probe_event(void *arg, uint32 events)
 {
-	Probe *p = (Probe *) ev;
+	Probe *p = arg;
 	bool again;
 
 	(void) events;
@@ -144,7 +152,7 @@ probe_event(CmMonEvent *ev, uint32 events)
 	if (!p->sent)
 	{
 		/* a 90-byte request always fits a fresh socket's send buffer */
-		ssize_t n = cm_mon_io(&p->ev, p->tls, true, (void *) request,
+		ssize_t n = cm_mon_io(&p->watch, p->tls, true, (void *) request,
 							  sizeof(request) - 1, &again);
 
 		if (again)
@@ -155,7 +163,7 @@ probe_event(CmMonEvent *ev, uint32 events)
 			return;
 		}
 		p->sent = true;
-		cm_mon_modify(&p->ev, EPOLLIN);
+		(void) cm_watch_set(&p->watch, CM_EV_READ);
 	}
 	for (;;)
 	{
@@ -166,7 +174,7 @@ probe_event(CmMonEvent *ev, uint32 events)
 			probe_end(p); /* longer than any state: not one of ours */
 			return;
 		}
-		n = cm_mon_io(&p->ev, p->tls, false, p->buf + p->len,
+		n = cm_mon_io(&p->watch, p->tls, false, p->buf + p->len,
 					  sizeof(p->buf) - p->len, &again);
 		if (again)
 			return;
@@ -185,19 +193,64 @@ probe_event(CmMonEvent *ev, uint32 events)
 	}
 }
 
+/* The deadline, or the last probe ended: what is still out is unreachable. */
+static void
+round_end(void *arg)
+{
+	(void) arg;
+	round_open = false;
+	for (int i = 0; i < nprobes; i++)
+		probe_end(&probes[i]);
+	round_done();
+}
+
+/*
+ * Starts connecting to a node's HTTP port.  A probe that cannot start stays
+ * inactive: its node is unreachable this round.
+ */
+static void
+probe_start(Probe *p, const struct sockaddr_storage *addr, socklen_t addrlen)
+{
+	CmSockStep step;
+	int fd;
+
+	if (addrlen == 0)
+		return; /* its address did not resolve */
+	fd = cm_sock_connect((const struct sockaddr *) addr, addrlen, NULL, 0,
+						 &step);
+	if (fd < 0)
+		return;
+	cm_watch_init(&p->watch, fd, probe_event, p);
+	if (!cm_watch_set(&p->watch, CM_EV_WRITE))
+	{
+		close(fd);
+		return;
+	}
+	p->active = true;
+	nactive++;
+}
+
+/*
+ * Starts a round over n nodes; done is called from the loop when it ends,
+ * unless cm_probe_abort_all() drops it first.  A round still open is
+ * dropped.
+ */
 void
 cm_probe_round_start(const struct sockaddr_storage *addrs,
-					 const socklen_t *addrlens, const CmNodeConf *conf, int n)
+					 const socklen_t *addrlens, const CmNodeConf *conf, int n,
+					 int64 deadline, CmProbeRoundDone done)
 {
 	if (probes == NULL)
+	{
 		probes = MemoryContextAllocZero(TopMemoryContext,
 										sizeof(Probe) * CM_MAX_NODES);
+		cm_timer_init(&round_timer, round_end, NULL);
+	}
 	cm_probe_abort_all();
 	nprobes = Min(n, CM_MAX_NODES);
 	for (int i = 0; i < nprobes; i++)
 	{
 		Probe *p = &probes[i];
-		int fd;
 
 		memset(&p->result, 0, sizeof(p->result));
 		p->connected = false;
@@ -207,39 +260,19 @@ cm_probe_round_start(const struct sockaddr_storage *addrs,
 		p->len = 0;
 		p->ms = -1;
 		p->started_us = now_us();
-		if (addrlens[i] == 0)
-			continue; /* its address did not resolve */
-		fd = socket(addrs[i].ss_family,
-					SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			continue;
-		if (connect(fd, (const struct sockaddr *) &addrs[i], addrlens[i]) < 0 &&
-			errno != EINPROGRESS)
-		{
-			close(fd);
-			continue;
-		}
-		p->ev.fd = fd;
-		p->ev.handler = probe_event;
-		if (!cm_mon_watch(&p->ev, EPOLLOUT))
-		{
-			close(fd);
-			continue;
-		}
-		p->active = true;
+		probe_start(p, &addrs[i], addrlens[i]);
 	}
+	round_open = true;
+	round_done = done;
+	/* the monitor reserved room for this timer: arming it cannot fail */
+	(void) cm_timer_set(&round_timer, nactive > 0 ? deadline : cm_now_ms());
 }
 
-/* True while a probe of the round still waits for its answer. */
+/* True from the start of a round until it ends or is dropped. */
 bool
-cm_probe_round_pending(void)
+cm_probe_round_open(void)
 {
-	for (int i = 0; i < nprobes; i++)
-	{
-		if (probes[i].active)
-			return true;
-	}
-	return false;
+	return round_open;
 }
 
 void
@@ -262,9 +295,14 @@ cm_probe_round_ms(double *out, int n)
 		out[i] = i < nprobes ? probes[i].ms : -1;
 }
 
+/* Drops the round: its probes end, done is not called. */
 void
 cm_probe_abort_all(void)
 {
+	if (probes == NULL)
+		return; /* no round yet */
+	round_open = false;
+	cm_timer_cancel(&round_timer);
 	for (int i = 0; i < nprobes; i++)
 		probe_end(&probes[i]);
 }

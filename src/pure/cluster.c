@@ -370,30 +370,40 @@ static void
 cast_vote(CmVote *v, const CmNodeState *c, int64_t now, int64_t hold_ms)
 {
 	if (c != NULL && v->instance == c->instance && v->timeline == c->timeline)
+	{
+		/* a vote kept keeps its promise, and takes on a longer one */
+		if (v->hold_ms < hold_ms)
+			v->hold_ms = hold_ms;
 		return;
+	}
 	if (v->instance != 0)
 	{
 		v->instance = 0;
 		v->timeline = 0;
 		v->free_since = now;
 	}
-	if (c != NULL && now - v->free_since >= hold_ms)
+	if (c != NULL && now - v->free_since >= hold_ms &&
+		now - v->free_since >= v->hold_ms)
 	{
 		v->instance = c->instance;
 		v->timeline = c->timeline;
+		v->hold_ms = hold_ms;
 	}
 }
 
 /*
  * The candidate becomes the leader only with a majority of the list's
  * votes.  Each node votes once, for what its monitor published; this
- * monitor's entry votes as *self->vote says now.
+ * monitor's entry votes as *self->vote says now.  A vote whose monitor
+ * promises a shorter hold than this one's does not count: it could move
+ * to another candidate while the routing built on it here still holds.
  */
 static void
 count_votes(const CmNodeConf *conf, const CmNodeState *nodes, int n,
 			const CmClusterSelf *self, CmClusterDecision *out)
 {
 	const CmNodeState *c;
+	int short_holds = 0;
 
 	out->candidate = out->leader;
 	cast_vote(self->vote, out->leader >= 0 ? &nodes[out->leader] : NULL,
@@ -406,6 +416,7 @@ count_votes(const CmNodeConf *conf, const CmNodeState *nodes, int n,
 		const CmNodeState *v = &nodes[i];
 		uint64_t instance = v->vote_instance;
 		uint32_t timeline = v->vote_timeline;
+		int64_t hold = v->vote_hold_ms;
 
 		if (!v->reachable || v->system_identifier != self->sysid)
 			continue;
@@ -413,15 +424,26 @@ count_votes(const CmNodeConf *conf, const CmNodeState *nodes, int n,
 		{
 			instance = self->vote->instance;
 			timeline = self->vote->timeline;
+			hold = self->vote->hold_ms;
 		}
-		if (instance == c->instance && timeline == c->timeline)
+		if (instance != c->instance || timeline != c->timeline)
+			continue;
+		if (hold >= self->hold_ms)
 			out->votes++;
+		else
+			short_holds++;
 	}
 	if (out->votes * 2 > n)
 		return;
-	snprintf(out->no_leader_reason, CM_CLUSTER_REASON_LEN,
-			 "node \"%s\" is the only primary on timeline %u, but %d of the %d nodes vote for it, not a majority",
-			 conf[out->leader].name, c->timeline, out->votes, n);
+	if (short_holds > 0)
+		snprintf(out->no_leader_reason, CM_CLUSTER_REASON_LEN,
+				 "node \"%s\" is the only primary on timeline %u, but %d of the %d nodes vote for it, not a majority (%d more vote for it with a shorter probe_interval)",
+				 conf[out->leader].name, c->timeline, out->votes, n,
+				 short_holds);
+	else
+		snprintf(out->no_leader_reason, CM_CLUSTER_REASON_LEN,
+				 "node \"%s\" is the only primary on timeline %u, but %d of the %d nodes vote for it, not a majority",
+				 conf[out->leader].name, c->timeline, out->votes, n);
 	out->leader = -1;
 }
 

@@ -30,7 +30,8 @@ enum
 	/* the vote: both or neither (a node without them votes for nobody) */
 	F_VOTE = 1 << 10,
 	F_VOTE_TIMELINE = 1 << 11,
-	F_VOTE_BOTH = F_VOTE | F_VOTE_TIMELINE
+	F_VOTE_BOTH = F_VOTE | F_VOTE_TIMELINE,
+	F_VOTE_HOLD = 1 << 12 /* optional: without it, the vote promises no hold */
 };
 
 #define CM_JSON_MAX_DEPTH 8
@@ -67,12 +68,14 @@ cm_node_state_format(const CmNodeState *s, char *buf, size_t len)
 				 ",\"timeline_mark\":%" PRIu32
 				 ",\"wal_lsn\":\"%X/%X\",\"streaming\":%s,\"sessions\":%" PRIu32
 				 ",\"instance\":\"%016" PRIx64 "\",\"vote\":\"%016" PRIx64
-				 "\",\"vote_timeline\":%" PRIu32 "}",
+				 "\",\"vote_timeline\":%" PRIu32 ",\"vote_hold_ms\":%" PRIu32
+				 "}",
 				 name, s->system_identifier, s->port,
 				 s->in_recovery ? "true" : "false", s->timeline,
 				 s->timeline_mark, (unsigned) (s->wal_lsn >> 32),
 				 (unsigned) s->wal_lsn, s->streaming ? "true" : "false",
-				 s->sessions, s->instance, s->vote_instance, s->vote_timeline);
+				 s->sessions, s->instance, s->vote_instance, s->vote_timeline,
+				 s->vote_hold_ms);
 	return n > 0 && (size_t) n < len;
 }
 
@@ -342,10 +345,12 @@ store_field(const char *key, const char *value, bool quoted, CmNodeState *s,
 		ok = !quoted && read_bool(value, &s->streaming);
 	}
 	else if (strcmp(key, "timeline") == 0 || strcmp(key, "timeline_mark") == 0 ||
-			 strcmp(key, "vote_timeline") == 0 || strcmp(key, "sessions") == 0)
+			 strcmp(key, "vote_timeline") == 0 ||
+			 strcmp(key, "sessions") == 0 || strcmp(key, "vote_hold_ms") == 0)
 	{
 		flag = strcmp(key, "timeline") == 0		   ? F_TIMELINE
 			   : strcmp(key, "vote_timeline") == 0 ? F_VOTE_TIMELINE
+			   : strcmp(key, "vote_hold_ms") == 0  ? F_VOTE_HOLD
 			   : key[0] == 't'					   ? F_MARK
 												   : F_SESSIONS;
 		ok = !quoted && parse_u64(value, &n) && n <= UINT32_MAX;
@@ -355,6 +360,8 @@ store_field(const char *key, const char *value, bool quoted, CmNodeState *s,
 			s->timeline_mark = (uint32_t) n;
 		else if (ok && flag == F_VOTE_TIMELINE)
 			s->vote_timeline = (uint32_t) n;
+		else if (ok && flag == F_VOTE_HOLD)
+			s->vote_hold_ms = (uint32_t) n;
 		else if (ok)
 			s->sessions = (uint32_t) n;
 	}
@@ -376,12 +383,13 @@ store_field(const char *key, const char *value, bool quoted, CmNodeState *s,
 static bool
 known_key(const char *key)
 {
-	static const char *const keys[] = {"name",	   "system_identifier",
-									   "port",	   "in_recovery",
-									   "timeline", "timeline_mark",
-									   "wal_lsn",  "streaming",
-									   "sessions", "instance",
-									   "vote",	   "vote_timeline"};
+	static const char *const keys[] = {"name",		  "system_identifier",
+									   "port",		  "in_recovery",
+									   "timeline",	  "timeline_mark",
+									   "wal_lsn",	  "streaming",
+									   "sessions",	  "instance",
+									   "vote",		  "vote_timeline",
+									   "vote_hold_ms"};
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (strcmp(key, keys[i]) == 0)

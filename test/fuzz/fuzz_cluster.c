@@ -37,7 +37,8 @@ same_state(const CmNodeState *a, const CmNodeState *b)
 		   a->sessions == b->sessions && a->instance == b->instance &&
 		   a->port == b->port && a->timeline_mark == b->timeline_mark &&
 		   a->vote_instance == b->vote_instance &&
-		   a->vote_timeline == b->vote_timeline;
+		   a->vote_timeline == b->vote_timeline &&
+		   a->vote_hold_ms == b->vote_hold_ms;
 }
 
 static void

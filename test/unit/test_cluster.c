@@ -925,7 +925,10 @@ same_state(const CmNodeState *a, const CmNodeState *b)
 		   a->in_recovery == b->in_recovery && a->timeline == b->timeline &&
 		   a->wal_lsn == b->wal_lsn && a->streaming == b->streaming &&
 		   a->sessions == b->sessions && a->instance == b->instance &&
-		   a->port == b->port && a->timeline_mark == b->timeline_mark;
+		   a->port == b->port && a->timeline_mark == b->timeline_mark &&
+		   a->vote_instance == b->vote_instance &&
+		   a->vote_timeline == b->vote_timeline &&
+		   a->vote_hold_ms == b->vote_hold_ms;
 }
 
 static void
@@ -954,7 +957,8 @@ round_trip(const CmNodeState *s, const char *what)
 	"\"port\":5432,\"in_recovery\":false,\"timeline\":1,"                     \
 	"\"timeline_mark\":1,\"wal_lsn\":\"0/3000148\",\"streaming\":false,"      \
 	"\"sessions\":3,\"instance\":\"5f0c0123456789ab\","                       \
-	"\"vote\":\"5f0c0123456789ab\",\"vote_timeline\":1}"
+	"\"vote\":\"5f0c0123456789ab\",\"vote_timeline\":1,"                      \
+	"\"vote_hold_ms\":5000}"
 
 static void
 example_state(CmNodeState *s)
@@ -982,6 +986,7 @@ test_json_format(void)
 	example_state(&s);
 	s.vote_instance = s.instance;
 	s.vote_timeline = 1;
+	s.vote_hold_ms = 5000;
 	ok(cm_node_state_format(&s, buf, sizeof(buf)), "example formatted");
 	is_str(buf, EXAMPLE_VOTED, "as documented, every key in order");
 	round_trip(&s, "example");
@@ -990,10 +995,10 @@ test_json_format(void)
 		   back.instance == UINT64_C(0x5f0c0123456789ab),
 	   "port, timeline_mark and instance read");
 	ok(back.vote_instance == UINT64_C(0x5f0c0123456789ab) &&
-		   back.vote_timeline == 1,
-	   "the vote read");
+		   back.vote_timeline == 1 && back.vote_hold_ms == 5000,
+	   "the vote read, with its hold");
 	ok(parse(EXAMPLE, &back) && back.vote_instance == 0 &&
-		   back.vote_timeline == 0,
+		   back.vote_timeline == 0 && back.vote_hold_ms == 0,
 	   "a state without a vote parses, voting for nobody");
 	{
 		char half[sizeof(EXAMPLE) + 64];
@@ -1008,6 +1013,17 @@ test_json_format(void)
 				 "%.*s,\"vote\":\"5f0c01234567\",\"vote_timeline\":3}",
 				 (int) strlen(EXAMPLE) - 1, EXAMPLE);
 		ok(!parse(half, &back), "a short vote is refused");
+		snprintf(half, sizeof(half),
+				 "%.*s,\"vote\":\"5f0c0123456789ab\",\"vote_timeline\":1}",
+				 (int) strlen(EXAMPLE) - 1, EXAMPLE);
+		ok(parse(half, &back) && back.vote_hold_ms == 0,
+		   "a vote without its hold parses, promising none");
+		snprintf(half, sizeof(half), "%.*s,\"vote_hold_ms\":-1}",
+				 (int) strlen(EXAMPLE) - 1, EXAMPLE);
+		ok(!parse(half, &back), "a negative hold is refused");
+		snprintf(half, sizeof(half), "%.*s,\"vote_hold_ms\":4294967296}",
+				 (int) strlen(EXAMPLE) - 1, EXAMPLE);
+		ok(!parse(half, &back), "a hold past 32 bits is refused");
 	}
 
 	len = strlen(buf);
@@ -1669,6 +1685,25 @@ test_json_unknown(void)
 }
 
 /*
+ * Three nodes, node 1 the primary, this monitor node 0's with a fresh
+ * vote, holding hold_ms, at now.
+ */
+static CmClusterSelf
+primary_of_three(int64_t hold_ms, int64_t now)
+{
+	CmClusterSelf self = self_of(0, -1);
+
+	setup(3);
+	STANDBY(0, 1, 1000);
+	PRIMARY(1, 1, 1000);
+	STANDBY(2, 1, 1000);
+	memset(&my_vote, 0, sizeof(my_vote));
+	self.hold_ms = hold_ms;
+	self.now = now;
+	return self;
+}
+
+/*
  * Votes: the candidate leads only with a majority of the list's votes, a
  * vote waits hold_ms after another, and two monitors that see different
  * primaries never both find a leader.
@@ -1718,15 +1753,7 @@ test_votes(void)
 	is_int(d.votes, 1, "this monitor's entry counts its vote as it is now");
 
 	/* a vote waits hold_ms after another one */
-	setup(3);
-	STANDBY(0, 1, 1000);
-	PRIMARY(1, 1, 1000);
-	STANDBY(2, 1, 1000);
-	memset(&my_vote, 0, sizeof(my_vote));
-	my_vote.free_since = 0;
-	self = self_of(0, -1);
-	self.hold_ms = 5000;
-	self.now = 1000;
+	self = primary_of_three(5000, 1000);
 	cm_cluster_decide(conf, st, 3, &self, &d);
 	ok(my_vote.instance == 0, "a monitor started 1 s ago votes for nobody");
 	self.now = 5000;
@@ -1743,6 +1770,7 @@ test_votes(void)
 	is_int(d.leader, -1, "no leader while the vote is held back");
 	st[2].vote_instance = INSTANCE(2);
 	st[2].vote_timeline = 2;
+	st[2].vote_hold_ms = 5000;
 	self.now = 10999;
 	cm_cluster_decide(conf, st, 3, &self, &d);
 	ok(my_vote.instance == 0, "still held 4999 ms later");
@@ -1805,20 +1833,26 @@ test_votes_partition(void)
 		/* node 0's monitor: its vote is v0, it reads node 1's v1 */
 		a_vote.instance = pick[v0];
 		a_vote.timeline = 2;
+		a_vote.free_since = a.now; /* no new vote is cast in this round */
+		a_vote.hold_ms = 5000;
 		a.vote = &a_vote;
-		a.hold_ms = INT64_MAX; /* no new vote is cast in this round */
+		a.hold_ms = 5000;
 		a_view[1].vote_instance = pick[v1];
 		a_view[1].vote_timeline = 2;
+		a_view[1].vote_hold_ms = 5000;
 		cm_cluster_decide(conf, a_view, 3, &a, &da);
 
 		/* node 2's monitor: its vote is v2, it reads node 0's v0 */
 		b_vote.instance = pick[v2];
 		b_vote.timeline = 2;
+		b_vote.free_since = b.now;
+		b_vote.hold_ms = 5000;
 		b.instance = INSTANCE(2);
 		b.vote = &b_vote;
-		b.hold_ms = INT64_MAX;
+		b.hold_ms = 5000;
 		b_view[0].vote_instance = pick[v0];
 		b_view[0].vote_timeline = 2;
+		b_view[0].vote_hold_ms = 5000;
 		cm_cluster_decide(conf, b_view, 3, &b, &db);
 
 		cases++;
@@ -1830,6 +1864,65 @@ test_votes_partition(void)
 	is_int(cases, 27, "every combination of served votes tried");
 	ok(any > 0, "some combinations give one side a leader");
 	is_int(both, 0, "never a leader on both sides");
+}
+
+/*
+ * The hold is a promise served with the vote.  A monitor whose routing
+ * outlives its reads by 41 s (probe_interval = 10s) must not count a vote
+ * that may move after 5 s (probe_interval = 1s on that node), and a
+ * monitor whose interval a reload shortens still waits the hold it
+ * promised with the vote it withdraws.
+ */
+static void
+test_votes_hold(void)
+{
+	CmClusterSelf self;
+
+	/* a reload from 10 s to 1 s between the withdrawal and the next vote */
+	self = primary_of_three(41000, 41000);
+	cm_cluster_decide(conf, st, 3, &self, &d);
+	ok(my_vote.instance == INSTANCE(1) && my_vote.hold_ms == 41000,
+	   "the vote for node 1 promises a 41 s hold");
+	DOWN(1);
+	PRIMARY(2, 2, 2000);
+	self.now = 50000;
+	cm_cluster_decide(conf, st, 3, &self, &d);
+	ok(my_vote.instance == 0, "withdrawn when node 1 fails");
+	self.hold_ms = 5000;
+	self.now = 56000;
+	cm_cluster_decide(conf, st, 3, &self, &d);
+	ok(my_vote.instance == 0,
+	   "a reload to a 5 s hold does not cut the 41 s promised");
+	self.now = 90999;
+	cm_cluster_decide(conf, st, 3, &self, &d);
+	ok(my_vote.instance == 0, "still held 40999 ms after");
+	self.now = 91000;
+	cm_cluster_decide(conf, st, 3, &self, &d);
+	ok(my_vote.instance == INSTANCE(2) && my_vote.hold_ms == 5000,
+	   "then cast, promising the hold of now");
+	self.hold_ms = 9000;
+	self.now = 92000;
+	cm_cluster_decide(conf, st, 3, &self, &d);
+	ok(my_vote.instance == INSTANCE(2) && my_vote.hold_ms == 9000,
+	   "a kept vote takes on a longer hold");
+
+	/* a vote promising less than this monitor's hold does not count */
+	self = primary_of_three(41000, 41000);
+	st[2].vote_instance = INSTANCE(1);
+	st[2].vote_timeline = 1;
+	st[2].vote_hold_ms = 5000;
+	cm_cluster_decide(conf, st, 3, &self, &d);
+	is_int(d.votes, 1, "node 2's vote promises 5 s: not counted here");
+	is_int(d.leader, -1, "so no leader");
+	ok(strstr(d.no_leader_reason, "1 more vote for it with a shorter") != NULL,
+	   "reason: %s", d.no_leader_reason);
+	st[2].vote_hold_ms = 41000;
+	cm_cluster_decide(conf, st, 3, &self, &d);
+	is_int(d.leader, 1, "promising 41 s, it counts");
+	st[2].vote_hold_ms = 0;
+	self.hold_ms = 0;
+	cm_cluster_decide(conf, st, 3, &self, &d);
+	is_int(d.leader, 1, "a monitor holding nothing takes any vote");
 }
 
 int
@@ -1845,6 +1938,7 @@ main(void)
 	test_pick();
 	test_votes();
 	test_votes_partition();
+	test_votes_hold();
 	test_json_format();
 	test_json_reject();
 	test_json_unknown();

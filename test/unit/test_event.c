@@ -3,9 +3,10 @@
  *		Unit tests of the event layer (src/event/timer.c, loop.c, sock.c):
  *		timers fire in deadline order whatever the order of arming, cancel
  *		and re-arm keep the heap right, a handler cannot re-fire itself in
- *		one run; the loop calls handlers, drops events of a watch removed
- *		in the same turn, wakes for timers; the acceptor pauses when
- *		descriptors run out and resumes on its timer.
+ *		one run, a reserved room holds its timers; the loop calls handlers,
+ *		drops events of a watch removed in the same turn, wakes for timers;
+ *		the acceptor pauses when descriptors run out and resumes on its
+ *		timer.
  *
  * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
@@ -119,6 +120,41 @@ test_timer_handlers(void)
 	(void) cm_timer_set(&victim, 70);
 	ok(cm_timer_next() == 70, "re-armed later");
 	cm_timer_cancel(&victim);
+}
+
+static int64_t last_when;
+static bool in_order;
+
+static void
+check_order(void *arg)
+{
+	const CmTimer *t = arg;
+
+	in_order &= t->when >= last_when;
+	last_when = t->when;
+}
+
+static void
+test_timer_reserve(void)
+{
+	static CmTimer t[NTIMERS * 4];
+	bool all_set = true;
+
+	ok(cm_timer_reserve(0), "reserving nothing");
+	ok(cm_timer_reserve(NTIMERS * 4), "room reserved beyond the first size");
+	for (int i = 0; i < NTIMERS * 4; i++)
+	{
+		cm_timer_init(&t[i], check_order, &t[i]);
+		all_set &= cm_timer_set(&t[i], NTIMERS * 4 - i);
+	}
+	ok(all_set, "every timer of the reserved room arms");
+	ok(cm_timer_reserve(1), "a smaller reservation keeps the room");
+	is_int(cm_timer_count(), NTIMERS * 4, "all armed");
+	ok(cm_timer_next() == 1, "the earliest first");
+	in_order = true;
+	last_when = 0;
+	is_int(cm_timer_run_due(INT64_MAX - 1), NTIMERS * 4, "all fire");
+	ok(in_order, "in deadline order");
 }
 
 typedef struct Pipe
@@ -326,6 +362,7 @@ main(void)
 {
 	test_timer_order();
 	test_timer_handlers();
+	test_timer_reserve();
 	test_loop();
 	test_acceptor();
 	return done_testing();
