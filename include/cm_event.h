@@ -24,6 +24,12 @@
 #define CM_EV_WRITE EPOLLOUT
 #define CM_EV_ERROR (EPOLLERR | EPOLLHUP)
 
+/*
+ * A deadline that never comes: a timer set there stays armed, so moving it
+ * later to a real deadline needs no memory and cannot fail.
+ */
+#define CM_TIMER_NEVER INT64_MAX
+
 typedef void (*CmWatchHandler)(void *arg, uint32_t events);
 typedef void (*CmTimerHandler)(void *arg);
 
@@ -55,6 +61,7 @@ extern int cm_loop_run(int max_wait_ms);
 extern void cm_watch_init(CmWatch *w, int fd, CmWatchHandler handler, void *arg);
 extern bool cm_watch_set(CmWatch *w, uint32_t events);
 extern void cm_watch_remove(CmWatch *w);
+extern void cm_watch_forget(CmWatch *w);
 
 /* timer.c */
 extern void cm_timer_init(CmTimer *t, CmTimerHandler handler, void *arg);

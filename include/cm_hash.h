@@ -4,7 +4,7 @@
  *		against a SCRAM secret runs PBKDF2 with the secret's iteration count:
  *		milliseconds during which every other session of the worker would
  *		wait.  One helper thread per worker does it instead; the loop learns
- *		of finished jobs through an eventfd in its epoll set.
+ *		of finished jobs through an eventfd it watches.
  *
  * The thread runs only OpenSSL's PBKDF2 on the job's own bytes: no server
  * function, no memory context, no signal (all blocked in the thread).
@@ -21,9 +21,9 @@
 typedef struct CmHashJob CmHashJob;
 
 /*
- * Called in the loop's thread, from cm_hash_collect(), with the salted
- * password (NULL when it could not be made).  Not called for a job whose
- * owner forgot it.
+ * Called in the loop's thread, when the eventfd says jobs are done, with
+ * the salted password (NULL when it could not be made).  Not called for a
+ * job whose owner forgot it.
  */
 typedef void (*CmHashDone)(void *owner, const uint8_t *salted);
 
@@ -44,7 +44,6 @@ cm_hash_submit(const char *password, const CmScramSecret *secret,
 /* The owner goes away: its job, queued or running, is dropped; *job = NULL. */
 extern void cm_hash_forget(CmHashJob **job);
 
-extern void cm_hash_collect(void);
 extern void cm_hash_stop(void);
 
 #endif /* CM_HASH_H */

@@ -21,7 +21,7 @@
 #include "utils/timestamp.h"
 
 #include "cm_guc.h"
-#include "cm_proxy.h"
+#include "cm_session.h"
 #include "cm_stats.h"
 
 #define SEQ_TRIES 20000
@@ -265,8 +265,8 @@ client_port_of(CmSession *s)
 {
 	char service[NI_MAXSERV];
 
-	if (getnameinfo((const struct sockaddr *) &s->client_sockaddr,
-					sizeof(s->client_sockaddr), NULL, 0, service,
+	if (getnameinfo((const struct sockaddr *) &s->login->client_sockaddr,
+					sizeof(s->login->client_sockaddr), NULL, 0, service,
 					sizeof(service), NI_NUMERICSERV) != 0)
 		return 0;
 	return atoi(service);
@@ -302,7 +302,7 @@ cm_conn_open(CmSession *s)
 		r->client_port = client_port_of(s);
 		r->backend_pid = 0;
 		r->since = GetCurrentTimestamp();
-		strlcpy(r->client_addr, s->client_addr, sizeof(r->client_addr));
+		strlcpy(r->client_addr, s->login->client_addr, sizeof(r->client_addr));
 		r->user[0] = r->database[0] = '\0';
 		r->target_node[0] = r->target_address[0] = '\0';
 		r->ended[0] = '\0';
@@ -323,17 +323,19 @@ cm_conn_startup(CmSession *s)
 	row_begin(r);
 	r->state = CM_CONN_AUTHENTICATING;
 	r->tls = s->client.tls != NULL;
-	strlcpy(r->user, s->user, sizeof(r->user));
-	strlcpy(r->database, s->database, sizeof(r->database));
+	strlcpy(r->user, s->login->user, sizeof(r->user));
+	strlcpy(r->database, s->login->database, sizeof(r->database));
 	row_end(r);
 }
 
 static int
 method_of(CmSession *s)
 {
-	if (s->auth_method < 0 || s->auth_method >= CM_AUTH_NO_RULE)
+	int method = s->login ? s->login->auth_method : -1;
+
+	if (method < 0 || method >= CM_AUTH_NO_RULE)
 		return CM_AUTH_NO_RULE;
-	return s->auth_method;
+	return method;
 }
 
 void
@@ -373,7 +375,8 @@ cm_conn_target(CmSession *s)
 {
 	ConnRow *r = row_of(s);
 	WorkerStats *w = my_stats();
-	const char *key = s->target.node[0] ? s->target.node : s->target.name;
+	const char *key = s->login->target.node[0] ? s->login->target.node
+											   : s->login->target.name;
 	int node = w ? node_index(w, key) : -1;
 
 	cm_stat_add(s->port, CM_C_SERVERS_OPENED, 1);
@@ -389,8 +392,8 @@ cm_conn_target(CmSession *s)
 	r->state = CM_CONN_CONNECTING;
 	r->node = (int16) node;
 	r->counted_node = node >= 0;
-	strlcpy(r->target_node, s->target.node, sizeof(r->target_node));
-	strlcpy(r->target_address, s->target.name, sizeof(r->target_address));
+	strlcpy(r->target_node, s->login->target.node, sizeof(r->target_node));
+	strlcpy(r->target_address, s->login->target.name, sizeof(r->target_address));
 	row_end(r);
 }
 
@@ -495,12 +498,12 @@ cm_conn_close(CmSession *s)
 		add32(&w->nodes[r->node].active[s->port], -1);
 	if (r->ended[0])
 		how = r->ended;
-	else if (s->client.fd < 0 && s->server.fd >= 0)
+	else if (s->client.watch.fd < 0 && s->server.watch.fd >= 0)
 		how = "the client disconnected";
-	else if (s->server.fd < 0 && s->client.fd >= 0 &&
+	else if (s->server.watch.fd < 0 && s->client.watch.fd >= 0 &&
 			 s->state != CM_SS_STARTUP && s->state != CM_SS_AUTH)
 		how = "the server closed the connection";
-	else if (s->client.fd < 0)
+	else if (s->client.watch.fd < 0)
 		how = "the client disconnected";
 	else
 		how = "a socket error or the worker's exit ended it";

@@ -1,8 +1,8 @@
 /*
  * backend/wakeup.c
  *		Eventfds that wake the proxy workers (see cm_wakeup.h).  A worker
- *		whose eventfd could not be made still sees a change at its next
- *		sweep.  Proxy worker i keeps eventfd i, the monitor all of them,
+ *		whose eventfd could not be made looks for changes on a timer
+ *		instead.  Proxy worker i keeps eventfd i, the monitor all of them,
  *		every other child none (fd_owner.c).
  *
  * Copyright (c) 2026, The connection_manager Authors; see LICENSE.

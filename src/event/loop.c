@@ -91,6 +91,19 @@ cm_watch_remove(CmWatch *w)
 }
 
 /*
+ * Forgets a watch whose descriptor its owner closes next.  Closing takes a
+ * descriptor out of every epoll set (when nothing else holds the open
+ * file, as for sockets we accept or open), so this costs no system call;
+ * events already collected for it in this turn are dropped.
+ */
+void
+cm_watch_forget(CmWatch *w)
+{
+	w->added = false;
+	w->events = 0;
+}
+
+/*
  * One turn: waits until an event, the next timer or max_wait_ms (-1: no
  * limit but the timers), calls the handlers of what is ready, then fires
  * the timers that are due.  Returns the number of events and timers
@@ -104,7 +117,7 @@ cm_loop_run(int max_wait_ms)
 	int timeout = max_wait_ms;
 	int n;
 
-	if (next != INT64_MAX)
+	if (next != CM_TIMER_NEVER)
 	{
 		int64_t until = next - cm_now_ms();
 

@@ -156,11 +156,11 @@ cm_timer_cancel(CmTimer *t)
 		sift_down(i);
 }
 
-/* The earliest deadline, or INT64_MAX when no timer is armed. */
+/* The earliest deadline, or CM_TIMER_NEVER when no timer is armed. */
 int64_t
 cm_timer_next(void)
 {
-	return nheap > 0 ? heap[0]->when : INT64_MAX;
+	return nheap > 0 ? heap[0]->when : CM_TIMER_NEVER;
 }
 
 int

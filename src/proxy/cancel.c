@@ -1,105 +1,67 @@
 /*
  * proxy/cancel.c
- *		Cancel requests.  Clients get a BackendKeyData of ours: the process
- *		id names a slot of the node's session table, the key is a random
- *		secret.  A CancelRequest that arrives on any worker is checked
- *		against the slot in constant time and, when it matches, sent on to
- *		the server backend with the server's own key.  Anything else
- *		reaches nothing, and the client is told nothing either way, as the
- *		server does.
+ *		Cancel requests.  Clients get a BackendKeyData of ours (cm_slot.h).
+ *		A CancelRequest that arrives on any worker is checked against the
+ *		slot it names in constant time and, when it matches, sent on to the
+ *		server backend with the server's own key, over a connection of its
+ *		own.  Anything else reaches nothing, and the client is told nothing
+ *		either way, as the server does.
  *
  * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
 #include "postgres.h"
 
-#include <sys/epoll.h>
 #include <unistd.h>
 
+#include "lib/ilist.h"
+
+#include "cm_cancel.h"
 #include "cm_proto.h"
-#include "cm_proxy.h"
-#include "cm_shmem.h"
+#include "cm_slot.h"
+#include "cm_sock.h"
 
 #define CM_CANCEL_TIMEOUT_MS 5000
 
+/* A CancelRequest on its way to a server backend. */
+typedef struct CmCancel
+{
+	dlist_node node;
+	CmWatch watch;
+	CmTimer timer;
+	uint8 packet[16];
+	bool done;
+} CmCancel;
+
 static dlist_head cancels = DLIST_STATIC_INIT(cancels);
 
-int32
-cm_cancel_pid_for_slot(int slot)
-{
-	return (int32) (slot + 1);
-}
-
-static bool
-keys_equal(int32 a, int32 b)
-{
-	/* no early exit: the time taken must not depend on the key */
-	volatile uint32 diff = (uint32) a ^ (uint32) b;
-
-	return diff == 0;
-}
-
+/* Done, sent or not: freed at the end of the loop's turn. */
 static void
 cancel_finish(CmCancel *c)
 {
-	cm_ev_forget(&c->ep);
+	if (c->done)
+		return;
+	if (c->watch.fd >= 0)
+	{
+		cm_watch_forget(&c->watch);
+		close(c->watch.fd);
+		c->watch.fd = -1;
+	}
+	cm_timer_cancel(&c->timer);
 	c->done = true;
 }
 
-/* Whether the key matched a session (the request is then on its way). */
-bool
-cm_cancel_forward(int32 pid, int32 key)
+/* The connection is made (or failed): the packet goes, the socket closes. */
+static void
+cancel_ready(void *arg, uint32 events)
 {
-	CmSessionSlot *slot = pid > 0 ? cm_slot_get(pid - 1) : NULL;
-	CmCancel *c;
-	bool match;
-	struct sockaddr_storage addr;
-	socklen_t addrlen = 0;
-	int32 server_pid = 0;
-	int32 server_key = 0;
+	CmCancel *c = arg;
 
-	if (slot == NULL)
-		return false;
-	SpinLockAcquire(&slot->mutex);
-	match = slot->in_use && slot->server_key_known &&
-			keys_equal(slot->client_key, key);
-	if (match)
-	{
-		memcpy(&addr, &slot->server_addr, slot->server_addrlen);
-		addrlen = slot->server_addrlen;
-		server_pid = slot->server_pid;
-		server_key = slot->server_key;
-	}
-	SpinLockRelease(&slot->mutex);
-	if (!match)
-		return false;
-
-	c = calloc(1, sizeof(CmCancel));
-	if (c == NULL)
-		return true;
-	c->ep.kind = CM_EP_CANCEL;
-	c->ep.owner = c;
-	c->ep.fd =
-		socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	c->deadline_ms = cm_now_ms() + CM_CANCEL_TIMEOUT_MS;
-	cm_proto_build_cancel(c->packet, sizeof(c->packet), server_pid, server_key);
-	dlist_push_tail(&cancels, &c->node);
-	if (c->ep.fd < 0 ||
-		(connect(c->ep.fd, (struct sockaddr *) &addr, addrlen) < 0 &&
-		 errno != EINPROGRESS) ||
-		!cm_ev_watch(&c->ep, EPOLLOUT))
-		cancel_finish(c);
-	return true;
-}
-
-void
-cm_cancel_handle(CmCancel *c, uint32 events)
-{
 	if (c->done)
 		return;
-	if (!(events & EPOLLERR) && (events & EPOLLOUT))
+	if (!(events & EPOLLERR) && (events & CM_EV_WRITE))
 	{
 		/* 16 bytes into an empty socket buffer: sent whole or not at all */
-		if (send(c->ep.fd, c->packet, sizeof(c->packet), MSG_NOSIGNAL) !=
+		if (send(c->watch.fd, c->packet, sizeof(c->packet), MSG_NOSIGNAL) !=
 			(ssize_t) sizeof(c->packet))
 			ereport(LOG,
 					(errmsg(
@@ -108,18 +70,41 @@ cm_cancel_handle(CmCancel *c, uint32 events)
 	cancel_finish(c);
 }
 
-void
-cm_cancel_check_timeouts(int64 now)
+static void
+cancel_timed_out(void *arg)
 {
-	dlist_iter iter;
+	cancel_finish((CmCancel *) arg);
+}
 
-	dlist_foreach (iter, &cancels)
-	{
-		CmCancel *c = dlist_container(CmCancel, node, iter.cur);
+/* Whether the key matched a session (the request is then on its way). */
+bool
+cm_cancel_forward(int32 pid, int32 key)
+{
+	CmCancel *c;
+	struct sockaddr_storage addr;
+	socklen_t addrlen = 0;
+	int32 server_pid = 0;
+	int32 server_key = 0;
+	CmSockStep failed;
 
-		if (!c->done && now >= c->deadline_ms)
-			cancel_finish(c);
-	}
+	if (!cm_slot_cancel_target(pid, key, &addr, &addrlen, &server_pid,
+							   &server_key))
+		return false;
+
+	c = calloc(1, sizeof(CmCancel));
+	if (c == NULL)
+		return true;
+	cm_proto_build_cancel(c->packet, sizeof(c->packet), server_pid, server_key);
+	cm_watch_init(&c->watch,
+				  cm_sock_connect((struct sockaddr *) &addr, addrlen, NULL, 0,
+								  &failed),
+				  cancel_ready, c);
+	cm_timer_init(&c->timer, cancel_timed_out, c);
+	dlist_push_tail(&cancels, &c->node);
+	if (c->watch.fd < 0 || !cm_watch_set(&c->watch, CM_EV_WRITE) ||
+		!cm_timer_set(&c->timer, cm_now_ms() + CM_CANCEL_TIMEOUT_MS))
+		cancel_finish(c);
+	return true;
 }
 
 void

@@ -8,14 +8,14 @@
 
 #include <pthread.h>
 #include <signal.h>
-#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "lib/ilist.h"
 #include "storage/ipc.h"
 
+#include "cm_event.h"
 #include "cm_hash.h"
-#include "cm_proxy.h"
 
 struct CmHashJob
 {
@@ -34,11 +34,13 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
 static dlist_head todo = DLIST_STATIC_INIT(todo);
 static dlist_head done = DLIST_STATIC_INIT(done);
-static CmEndpoint done_ep = {.kind = CM_EP_HASH, .fd = -1};
+static CmWatch done_watch = {.fd = -1}; /* eventfd: jobs are done */
 static bool started = false;
 static bool stopping = false;
 static int queued = 0; /* jobs in todo */
 static pthread_t thread;
+
+static void hash_collect(void *arg, uint32 events);
 
 /* More waiting logins than this are refused rather than queued. */
 #define CM_HASH_QUEUE_MAX 64
@@ -76,7 +78,7 @@ hash_thread(void *arg)
 		pthread_mutex_lock(&lock);
 		dlist_push_tail(&done, &job->node);
 		pthread_mutex_unlock(&lock);
-		if (write(done_ep.fd, &one, sizeof(one)) < 0)
+		if (write(done_watch.fd, &one, sizeof(one)) < 0)
 			continue; /* the counter is already non-zero */
 	}
 	return NULL;
@@ -99,8 +101,9 @@ cm_hash_start(void)
 	sigset_t old;
 	int rc;
 
-	done_ep.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (done_ep.fd < 0 || !cm_ev_watch(&done_ep, EPOLLIN))
+	cm_watch_init(&done_watch, eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC),
+				  hash_collect, NULL);
+	if (done_watch.fd < 0 || !cm_watch_set(&done_watch, CM_EV_READ))
 		return false;
 	/* the server's signal handlers must run in the loop's thread only */
 	sigfillset(&all);
@@ -162,14 +165,16 @@ cm_hash_forget(CmHashJob **job)
 }
 
 /* Hands finished jobs to their owners; called when the eventfd fires. */
-void
-cm_hash_collect(void)
+static void
+hash_collect(void *arg, uint32 events)
 {
 	uint64 count;
 	dlist_head mine = DLIST_STATIC_INIT(mine);
 	dlist_mutable_iter iter;
 
-	if (read(done_ep.fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+	(void) arg;
+	(void) events;
+	if (read(done_watch.fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
 		return;
 	pthread_mutex_lock(&lock);
 	while (!dlist_is_empty(&done))

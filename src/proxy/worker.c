@@ -1,9 +1,9 @@
 /*
  * proxy/worker.c
- *		Main of a proxy worker: one epoll set holding the client and server
- *		sockets, the monitor's wake-up eventfd and the postmaster's death
- *		pipe (signals interrupt the wait); accepting clients; the periodic
- *		timeout sweep.
+ *		Main of a proxy worker: the event loop (cm_event.h) with the
+ *		listeners, the monitor's wake-up eventfd, the postmaster's death
+ *		pipe and an eventfd our signal handlers knock on; accepting clients;
+ *		the pre-startup cap and its log line.
  *
  * Nothing raised here may reach the postmaster as a crash: sessions are
  * plain C with malloc'd memory, and every error is a value handled in
@@ -15,9 +15,8 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "miscadmin.h"
@@ -29,32 +28,47 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
+#include "cm_cancel.h"
 #include "cm_guc.h"
 #include "cm_hash.h"
 #include "cm_hba_load.h"
 #include "cm_listener.h"
-#include "cm_proxy.h"
+#include "cm_route.h"
+#include "cm_session.h"
 #include "cm_shmem.h"
+#include "cm_sock.h"
 #include "cm_tls.h"
 #include "cm_wakeup.h"
 #include "cm_worker.h"
 
-#define CM_EPOLL_BATCH	  256
-#define CM_ACCEPT_BATCH	  64
-#define CM_SWEEP_INTERVAL 200
+#define CM_ACCEPT_BATCH 64
+/* how long accepting stops when descriptors or memory run out */
+#define CM_ACCEPT_PAUSE_MS 200
+/* how often the loop looks for changes when it has no eventfd to say so */
+#define CM_POLL_MS 200
 /* evictions are logged at most this often */
 #define CM_EVICTION_LOG_INTERVAL 10000
 
-static int epoll_fd = -1;
-static CmEndpoint listeners[CM_PORT_KINDS][CM_MAX_WORKER_LISTENERS];
-static int nlisteners[CM_PORT_KINDS];
-static uint64 routing_generation_seen = UINT64_MAX;
-static bool accept_paused = false;
-static CmRouting routing;
+/* A listening socket of this worker, and the port it serves. */
+typedef struct ProxyListener
+{
+	CmAcceptor acceptor;
+	CmPortKind port;
+} ProxyListener;
+
+static ProxyListener listeners[CM_PORT_KINDS * CM_MAX_WORKER_LISTENERS];
+static int nlisteners;
+
+/* the monitor's eventfd, the postmaster's pipe, and our signals' eventfd */
+static CmWatch wake_watch;
+static CmWatch pm_death_watch;
+static CmWatch signal_watch;
+static CmTimer poll_timer; /* when one of those eventfds is missing */
+static int64 accept_pause_logged_until;
 
 /*
- * Connections that have not sent their startup packet yet cost a session's
- * buffers and a descriptor each, for up to authentication_timeout: at most
+ * Connections that have not sent their startup packet yet cost a session
+ * and a descriptor each, for up to authentication_timeout: at most
  * this many per worker, the server's own bound (2 x MaxBackends) shared out.
  */
 static int pre_startup_cap;
@@ -66,60 +80,14 @@ static int pre_startup_cap;
 static uint64 pre_startup_evicted;
 static uint64 pre_startup_evicted_logged;
 static int64 next_eviction_log_ms;
+static CmTimer eviction_log_timer;
 
-/* Sets what epoll watches for an endpoint, adding it the first time. */
-bool
-cm_ev_watch(CmEndpoint *ep, uint32 events)
-{
-	struct epoll_event ev;
-
-	if (ep->fd < 0)
-		return false;
-	if (ep->registered && ep->events == events)
-		return true;
-	ev.events = events;
-	ev.data.ptr = ep;
-	if (epoll_ctl(epoll_fd, ep->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
-				  ep->fd, &ev) < 0)
-		return false;
-	ep->registered = true;
-	ep->events = events;
-	return true;
-}
-
-/* Closes an endpoint's socket; closing removes it from epoll too. */
-void
-cm_ev_forget(CmEndpoint *ep)
-{
-	if (ep->tls)
-		cm_tls_free(ep->tls);
-	ep->tls = NULL;
-	ep->tls_read_wants = ep->tls_write_wants = 0;
-	ep->tls_pending = false;
-	if (ep->fd >= 0)
-		close(ep->fd);
-	ep->fd = -1;
-	ep->events = 0;
-	ep->registered = false;
-}
-
-const CmRouting *
-cm_proxy_routing(void)
-{
-	return &routing;
-}
-
+/* The monitor published a new routing state: waiting sessions try it. */
 static void
 refresh_routing(void)
 {
-	uint64 gen = pg_atomic_read_u64(&cm_shared->routing_generation);
-
-	if (gen == routing_generation_seen)
-		return;
-	if (!cm_routing_read(&routing))
-		return; /* the monitor is stuck writing: keep the last, try again */
-	routing_generation_seen = gen;
-	cm_session_routing_changed();
+	if (cm_route_refresh())
+		cm_session_routing_changed();
 }
 
 /*
@@ -142,37 +110,40 @@ raise_fd_limit(void)
 }
 
 /*
- * Out of file descriptors or memory: the connection stays queued and the
- * listener would be readable forever.  Stop watching the listeners until
- * the next sweep, and say so once per pause.
+ * Out of file descriptors or memory: the acceptor stops watching its
+ * listener for a while.  Listeners pause one by one; one line says so.
  */
 static void
-pause_accepting(void)
+accept_paused(void *arg, int err)
 {
-	if (accept_paused)
+	int64 now = cm_now_ms();
+
+	(void) arg;
+	if (now < accept_pause_logged_until)
 		return;
+	accept_pause_logged_until = now + CM_ACCEPT_PAUSE_MS;
+	errno = err;
 	ereport(LOG,
 			(errmsg("connection_manager: could not accept a connection: %m"),
-			 errdetail("Accepting is paused for %d ms.", CM_SWEEP_INTERVAL)));
-	for (int kind = 0; kind < CM_PORT_KINDS; kind++)
-	{
-		for (int i = 0; i < nlisteners[kind]; i++)
-			(void) cm_ev_watch(&listeners[kind][i], 0);
-	}
-	accept_paused = true;
+			 errdetail("Accepting is paused for %d ms.", CM_ACCEPT_PAUSE_MS)));
 }
 
+/* One line per interval at most, however many were closed. */
 static void
-resume_accepting(void)
+log_evictions(void *arg)
 {
-	if (!accept_paused)
+	(void) arg;
+	if (pre_startup_evicted == pre_startup_evicted_logged)
 		return;
-	for (int kind = 0; kind < CM_PORT_KINDS; kind++)
-	{
-		for (int i = 0; i < nlisteners[kind]; i++)
-			(void) cm_ev_watch(&listeners[kind][i], EPOLLIN);
-	}
-	accept_paused = false;
+	ereport(LOG,
+			(errmsg("connection_manager: closed %llu connections that had not sent a startup packet",
+					(unsigned long long) (pre_startup_evicted -
+										  pre_startup_evicted_logged)),
+			 errdetail("A proxy worker keeps at most %d such connections and closes the oldest to make room; it has closed %llu since it started.",
+					   pre_startup_cap,
+					   (unsigned long long) pre_startup_evicted)));
+	pre_startup_evicted_logged = pre_startup_evicted;
+	next_eviction_log_ms = cm_now_ms() + CM_EVICTION_LOG_INTERVAL;
 }
 
 /*
@@ -184,53 +155,26 @@ resume_accepting(void)
 static void
 make_room_before_startup(void)
 {
-	if (cm_session_pre_startup_count() >= pre_startup_cap &&
-		cm_session_evict_pre_startup())
-		pre_startup_evicted++;
-}
-
-/* One line per interval at most, however many were closed. */
-static void
-log_evictions(int64 now)
-{
-	if (pre_startup_evicted == pre_startup_evicted_logged ||
-		now < next_eviction_log_ms)
+	if (cm_session_pre_startup_count() < pre_startup_cap ||
+		!cm_session_evict_pre_startup())
 		return;
-	ereport(LOG,
-			(errmsg("connection_manager: closed %llu connections that had not sent a startup packet",
-					(unsigned long long) (pre_startup_evicted -
-										  pre_startup_evicted_logged)),
-			 errdetail("A proxy worker keeps at most %d such connections and closes the oldest to make room; it has closed %llu since it started.",
-					   pre_startup_cap,
-					   (unsigned long long) pre_startup_evicted)));
-	pre_startup_evicted_logged = pre_startup_evicted;
-	next_eviction_log_ms = now + CM_EVICTION_LOG_INTERVAL;
+	pre_startup_evicted++;
+	if (!cm_timer_armed(&eviction_log_timer) &&
+		!cm_timer_set(&eviction_log_timer,
+					  Max(cm_now_ms(), next_eviction_log_ms)))
+		log_evictions(NULL);
 }
 
 static void
-accept_clients(CmEndpoint *listener)
+accept_client(void *arg, int fd, const struct sockaddr_storage *addr)
 {
-	for (int i = 0; i < CM_ACCEPT_BATCH; i++)
-	{
-		struct sockaddr_storage addr;
-		socklen_t addrlen = sizeof(addr);
-		int fd;
-		int one = 1;
+	ProxyListener *l = arg;
+	int one = 1;
 
-		fd = accept4(listener->fd, (struct sockaddr *) &addr, &addrlen,
-					 SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0)
-		{
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-				errno == ENOMEM)
-				pause_accepting();
-			return;
-		}
-		(void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		(void) setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-		make_room_before_startup();
-		cm_session_accept(fd, listener->port, &addr);
-	}
+	(void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	(void) setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	make_room_before_startup();
+	cm_session_accept(fd, l->port, addr);
 }
 
 static void
@@ -244,12 +188,12 @@ open_listeners(void)
 
 		for (int i = 0; i < n; i++)
 		{
-			CmEndpoint *ep = &listeners[kind][nlisteners[kind]++];
+			ProxyListener *l = &listeners[nlisteners++];
 
-			ep->kind = CM_EP_LISTENER;
-			ep->fd = fds[i];
-			ep->port = (CmPortKind) kind;
-			if (!cm_ev_watch(ep, EPOLLIN))
+			l->port = (CmPortKind) kind;
+			if (!cm_acceptor_start(&l->acceptor, fds[i], CM_ACCEPT_BATCH,
+								   CM_ACCEPT_PAUSE_MS, accept_client,
+								   accept_paused, l))
 				ereport(LOG,
 						(errmsg(
 							"connection_manager: could not watch a listening socket: %m")));
@@ -257,56 +201,121 @@ open_listeners(void)
 	}
 }
 
+/* The monitor says the routing changed. */
 static void
-dispatch(struct epoll_event *ev)
+wake_ready(void *arg, uint32 events)
 {
-	CmEndpoint *ep = ev->data.ptr;
+	uint64 count;
 
-	if (ep->fd < 0)
-		return; /* closed earlier in this turn */
-	switch (ep->kind)
+	(void) arg;
+	(void) events;
+	if (read(wake_watch.fd, &count, sizeof(count)) < 0)
+		return;
+	refresh_routing();
+}
+
+static void
+pm_death_ready(void *arg, uint32 events)
+{
+	(void) arg;
+	(void) events;
+	/* like WL_EXIT_ON_PM_DEATH: nothing to save, sessions go too */
+	proc_exit(1);
+}
+
+/* A signal knocked: the loop checks the flags after this turn. */
+static void
+signal_ready(void *arg, uint32 events)
+{
+	uint64 count;
+
+	(void) arg;
+	(void) events;
+	if (read(signal_watch.fd, &count, sizeof(count)) < 0)
+		return; /* EAGAIN: another turn took the knock */
+}
+
+/*
+ * SIGTERM and SIGHUP set their flags as usual and knock on an eventfd of
+ * the loop, so that a signal landing just before the wait still ends it:
+ * the loop needs no periodic wake-up to see them.
+ */
+static void
+signal_knock(void)
+{
+	int save_errno = errno;
+	uint64 one = 1;
+
+	if (signal_watch.fd >= 0)
 	{
-		case CM_EP_LISTENER:
-			accept_clients(ep);
-			break;
-		case CM_EP_CLIENT:
-		case CM_EP_SERVER:
-			cm_session_handle((CmSession *) ep->owner, ep, ev->events);
-			break;
-		case CM_EP_CANCEL:
-			cm_cancel_handle((CmCancel *) ep->owner, ev->events);
-			break;
-		case CM_EP_HASH:
-			cm_hash_collect();
-			break;
-		case CM_EP_WAKE:
-		{
-			uint64 count;
+		ssize_t rc = write(signal_watch.fd, &one, sizeof(one));
 
-			/* the routing state is re-read at the top of every turn */
-			if (read(ep->fd, &count, sizeof(count)) < 0)
-				break;
-			refresh_routing();
-			break;
-		}
-		case CM_EP_PM_DEATH:
-			/* like WL_EXIT_ON_PM_DEATH: nothing to save, sessions go too */
-			proc_exit(1);
-			break;
+		(void) rc; /* fails only when it is knocked on already */
 	}
+	errno = save_errno;
+}
+
+static void
+proxy_sigterm(SIGNAL_ARGS)
+{
+	SignalHandlerForShutdownRequest(postgres_signal_arg);
+	signal_knock();
+}
+
+static void
+proxy_sighup(SIGNAL_ARGS)
+{
+	SignalHandlerForConfigReload(postgres_signal_arg);
+	signal_knock();
+}
+
+/*
+ * Without the monitor's eventfd or our signals' one, the loop looks for
+ * routing changes and signals every CM_POLL_MS instead.
+ */
+static void
+poll_tick(void *arg)
+{
+	(void) arg;
+	refresh_routing();
+	(void) cm_timer_set(&poll_timer, cm_now_ms() + CM_POLL_MS);
+}
+
+/* The worker's own descriptors in the loop; FATAL without the postmaster. */
+static void
+watch_worker_fds(void)
+{
+	int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	bool poll = false;
+
+	cm_watch_init(&signal_watch, fd, signal_ready, NULL);
+	if (fd >= 0 && !cm_watch_set(&signal_watch, CM_EV_READ))
+	{
+		close(fd);
+		signal_watch.fd = -1;
+	}
+	poll |= signal_watch.fd < 0;
+	cm_watch_init(&pm_death_watch, postmaster_alive_fds[POSTMASTER_FD_WATCH],
+				  pm_death_ready, NULL);
+	if (!cm_watch_set(&pm_death_watch, CM_EV_READ))
+		ereport(FATAL,
+				(errmsg(
+					"connection_manager: could not watch the postmaster: %m")));
+	cm_watch_init(&wake_watch, cm_wakeup_fd(cm_proxy_worker_index), wake_ready,
+				  NULL);
+	poll |= wake_watch.fd < 0 || !cm_watch_set(&wake_watch, CM_EV_READ);
+	cm_timer_init(&poll_timer, poll_tick, NULL);
+	if (poll)
+		poll_tick(NULL);
 }
 
 void
 cm_proxy_main(Datum arg)
 {
-	struct epoll_event events[CM_EPOLL_BATCH];
-	int64 next_sweep = 0;
-	CmEndpoint wake = {.kind = CM_EP_WAKE, .fd = -1};
-	CmEndpoint pm_death = {.kind = CM_EP_PM_DEATH, .fd = -1};
-
 	cm_proxy_worker_index = DatumGetInt32(arg);
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+	cm_watch_init(&signal_watch, -1, signal_ready, NULL);
+	pqsignal(SIGHUP, proxy_sighup);
+	pqsignal(SIGTERM, proxy_sigterm);
 	BackgroundWorkerUnblockSignals();
 
 	/* shared catalogs only: role secrets and memberships */
@@ -315,9 +324,9 @@ cm_proxy_main(Datum arg)
 	/*
 	 * A catalog lookup waits at most this long for a lock, then fails
 	 * alone.  lock_timeout works through the query-cancel signal, so that
-	 * stays; a cancel from outside is dropped at the top of each turn and
-	 * at the start of each lookup, and one that lands inside a lookup only
-	 * fails that lookup.
+	 * stays; a cancel from outside is dropped after each turn and at the
+	 * start of each lookup, and one that lands inside a lookup only fails
+	 * that lookup.
 	 */
 	SetConfigOption("lock_timeout", "200", PGC_SUSET, PGC_S_OVERRIDE);
 	cm_shmem_reset_worker(cm_proxy_worker_index);
@@ -327,45 +336,32 @@ cm_proxy_main(Datum arg)
 	raise_fd_limit();
 	(void) cm_tls_load();
 	cm_hba_reload();
-	epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-	if (epoll_fd < 0)
+	if (!cm_loop_init())
 		ereport(FATAL,
 				(errmsg("connection_manager: could not create an epoll set: %m")));
+	cm_timer_init(&eviction_log_timer, log_evictions, NULL);
+	watch_worker_fds();
 	open_listeners();
 	if (!cm_hash_start())
 		ereport(LOG,
 				(errmsg("connection_manager: could not start the password hashing thread"),
 				 errdetail("Passwords are checked in the event loop instead.")));
 
-	/*
-	 * The loop waits in its own epoll set only: the monitor's eventfd says
-	 * the routing changed, the postmaster's pipe says it died, and signals
-	 * (SIGHUP, SIGTERM) interrupt the wait; one landing just before it is
-	 * seen within a sweep interval.
-	 */
-	wake.fd = cm_wakeup_fd(cm_proxy_worker_index);
-	if (wake.fd >= 0)
-		(void) cm_ev_watch(&wake, EPOLLIN);
-	pm_death.fd = postmaster_alive_fds[POSTMASTER_FD_WATCH];
-	if (!cm_ev_watch(&pm_death, EPOLLIN))
-		ereport(FATAL,
-				(errmsg(
-					"connection_manager: could not watch the postmaster: %m")));
-
 	ereport(LOG, (errmsg("connection_manager: proxy worker %d started",
 						 cm_proxy_worker_index)));
 
+	/*
+	 * Each turn waits for events and timers (cm_event.h), then acts on
+	 * signals, re-reads the routing state if the monitor changed it (the
+	 * wake-up eventfd's handler does too, within the turn), and frees what
+	 * the turn closed.
+	 */
+	refresh_routing();
 	while (!ShutdownRequestPending)
 	{
-		int n;
-		int64 now = cm_now_ms();
-		int timeout = (int) Max(0, Min(next_sweep - now, CM_SWEEP_INTERVAL));
-
-		n = epoll_wait(epoll_fd, events, CM_EPOLL_BATCH, timeout);
+		(void) cm_loop_run(-1);
 		QueryCancelPending = false;
 		CHECK_FOR_INTERRUPTS();
-		if (ShutdownRequestPending)
-			break;
 		if (ConfigReloadPending)
 		{
 			ConfigReloadPending = false;
@@ -374,18 +370,6 @@ cm_proxy_main(Datum arg)
 			cm_hba_reload();
 		}
 		refresh_routing();
-		for (int i = 0; i < n; i++)
-			dispatch(&events[i]);
-
-		now = cm_now_ms();
-		if (now >= next_sweep)
-		{
-			cm_session_check_timeouts(now);
-			cm_cancel_check_timeouts(now);
-			log_evictions(now);
-			resume_accepting();
-			next_sweep = now + CM_SWEEP_INTERVAL;
-		}
 		cm_session_free_closed();
 		cm_cancel_free_done();
 	}

@@ -219,11 +219,24 @@ test_loop(void)
 		   "a watch removed in the turn gets no event of it");
 	ok(!a.watch.added || !b.watch.added, "and is out of the set");
 
+	/* forgotten, then closed: no event, and no error from epoll */
+	a.remove = b.remove = NULL;
+	(void) write(a.fds[1], "x", 1);
+	cm_watch_forget(&a.watch);
+	close(a.fds[0]);
+	a.calls = 0;
+	is_int(cm_loop_run(0), 0, "a forgotten watch, its descriptor closed");
+	is_int(a.calls, 0, "gets no event");
+	ok(pipe(a.fds) == 0, "a new pipe");
+
 	cm_watch_init(&a.watch, -1, pipe_ready, &a);
 	ok(!cm_watch_set(&a.watch, CM_EV_READ) && errno == EBADF,
 	   "no descriptor, no watch");
 
 	cm_timer_init(&t, count_hit, NULL);
+	ok(cm_timer_set(&t, CM_TIMER_NEVER) && cm_timer_armed(&t),
+	   "a timer parked at never stays armed");
+	is_int(cm_loop_run(0), 0, "and does not fire");
 	start = cm_now_ms();
 	(void) cm_timer_set(&t, start + 30);
 	while (timer_hits == 0 && cm_now_ms() - start < 5000)

@@ -1,0 +1,27 @@
+/*
+ * cm_route.h
+ *		Where a session goes (proxy/route.c): the worker's copy of the
+ *		routing state the monitor publishes, and the choice of a target
+ *		node from it for a session of either port.
+ *
+ * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
+ */
+#ifndef CM_ROUTE_H
+#define CM_ROUTE_H
+
+#include "cm_listener.h"
+#include "cm_shmem.h"
+
+typedef enum CmRouteResult
+{
+	CM_ROUTE_TARGET,	/* *target is where the session goes */
+	CM_ROUTE_NO_LEADER, /* read-write: no write leader now, maybe soon */
+	CM_ROUTE_REFUSED	/* read-only: no target, *reason says why */
+} CmRouteResult;
+
+extern bool cm_route_refresh(void);
+extern CmRouteResult
+cm_route_choose(CmPortKind port, CmTarget *target, const char **reason);
+extern const char *cm_route_no_leader_reason(void);
+
+#endif /* CM_ROUTE_H */
