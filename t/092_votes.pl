@@ -96,11 +96,11 @@ is($pg3->safe_psql('postgres', 'select timeline_id from pg_control_checkpoint()'
 	'2', 'pg3 is on timeline 2');
 
 like(
-	cm_psql_until($pg2->{cm_rw_port}, $where, qr/vote for it/),
+	cm_psql_until($pg2->{cm_rw_port}, $where, qr/1 of the 3 nodes vote for it/),
 	qr/DETAIL:  node "pg2" is the only primary on timeline 2, but 1 of the 3 nodes vote for it, not a majority/,
 	'pg2 sees only itself as a primary, but only its own vote');
 like(
-	cm_psql_until($pg3->{cm_rw_port}, $where, qr/vote for it/),
+	cm_psql_until($pg3->{cm_rw_port}, $where, qr/1 of the 3 nodes vote for it/),
 	qr/DETAIL:  node "pg3" is the only primary on timeline 2, but 1 of the 3 nodes vote for it, not a majority/,
 	'pg3 likewise');
 like(
