@@ -83,16 +83,6 @@ typedef struct CmSession
 	CmLogin *login;		/* until the relay starts */
 } CmSession;
 
-/* A CancelRequest on its way to a server backend. */
-typedef struct CmCancel
-{
-	dlist_node node;
-	CmWatch watch;
-	CmTimer timer;
-	uint8 packet[16];
-	bool done;
-} CmCancel;
-
 /* the worker's side */
 extern void
 cm_session_accept(int fd, CmPortKind port, const struct sockaddr_storage *addr);
