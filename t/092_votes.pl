@@ -90,10 +90,14 @@ $pg1->stop('fast');
 $pg2->promote;
 $pg3->promote;
 $pg1->start;
-is($pg2->safe_psql('postgres', 'select timeline_id from pg_control_checkpoint()'),
-	'2', 'pg2 is on timeline 2');
-is($pg3->safe_psql('postgres', 'select timeline_id from pg_control_checkpoint()'),
-	'2', 'pg3 is on timeline 2');
+# the end-of-recovery checkpoint that records the new timeline may lag the
+# promotion
+ok($pg2->poll_query_until('postgres',
+	'select timeline_id = 2 from pg_control_checkpoint()'),
+	'pg2 is on timeline 2');
+ok($pg3->poll_query_until('postgres',
+	'select timeline_id = 2 from pg_control_checkpoint()'),
+	'pg3 is on timeline 2');
 
 like(
 	cm_psql_until($pg2->{cm_rw_port}, $where, qr/1 of the 3 nodes vote for it/),
