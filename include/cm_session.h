@@ -47,6 +47,8 @@ typedef struct CmLogin
 	bool ssl_requested;
 	bool gss_requested;
 	bool lock_confirmed; /* read-only port: server reported the lock */
+	/* read-write port: server reported in_hot_standby = off */
+	bool primary_confirmed;
 	CmTarget target;
 	struct sockaddr_storage client_sockaddr;
 	char client_addr[64];

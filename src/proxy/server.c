@@ -5,8 +5,9 @@
  *		gives), asking for SSL and the TLS handshake, the startup packet
  *		with the proof that a connection manager sends it, and the login,
  *		where the target's authentication requests are answered here, its
- *		BackendKeyData is replaced by ours, and on the read-only port the
- *		lock must be confirmed before ReadyForQuery hands the session over.
+ *		BackendKeyData is replaced by ours, and before ReadyForQuery hands
+ *		the session over the server must have confirmed the read-only lock
+ *		(read-only port) or that it is a primary (read-write port).
  *
  * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
@@ -435,11 +436,50 @@ server_connected(CmSession *s)
 }
 
 /*
- * A ParameterStatus seen while logging in on the read-only port: the
- * session is handed to the client only once the server has reported that
- * the lock is on.
+ * A read-write session goes only to a server that said, while logging in,
+ * that it is a primary: in_hot_standby = off (reported by PostgreSQL 14
+ * and later).  The routing may point at a standby: without a node list a
+ * standby sends writes to its upstream, which may itself be a standby (a
+ * cascade, or an old primary that came back as one), and with the list
+ * the target may have been demoted and restarted since the last probe.
+ * Checking at login is enough: a primary becomes a standby only through a
+ * restart, which ends its sessions, and a standby promoted later reports
+ * in_hot_standby = off, which is harmless.  Nothing the server sent from
+ * here on reaches the client: the message that decided (the ParameterStatus,
+ * or ReadyForQuery when none came) and whatever follows it are still
+ * unscanned, and cm_session_fail drops them.  in_hot_standby is NULL when
+ * it was not reported.
  */
 static void
+server_refuse_not_primary(CmSession *s, const char *in_hot_standby)
+{
+	char detail[CM_TARGET_NAME_LEN + 256];
+
+	if (in_hot_standby == NULL)
+		snprintf(detail, sizeof(detail),
+				 "The server \"%s\" did not report in_hot_standby before ReadyForQuery, so it is not known to be a primary (PostgreSQL 14 and later report it).",
+				 s->login->target.name);
+	else if (strcmp(in_hot_standby, "on") == 0)
+		snprintf(detail, sizeof(detail),
+				 "The server \"%s\" is in hot standby.", s->login->target.name);
+	else
+		snprintf(detail, sizeof(detail),
+				 "The server \"%s\" reported in_hot_standby = \"%.32s\".",
+				 s->login->target.name, in_hot_standby);
+	ereport(LOG,
+			(errmsg("connection_manager: refusing a read-write session on \"%s\": it is not a primary",
+					s->login->target.name),
+			 errdetail("%s", detail)));
+	cm_session_fail(s, "57P03", "the target server is not a primary", detail);
+}
+
+/*
+ * A ParameterStatus seen while logging in.  On the read-only port the
+ * session is handed to the client only once the server has reported that
+ * the lock is on; on the read-write port only once it has reported that it
+ * is no standby.  False when the session was refused.
+ */
+static bool
 server_note_parameter(CmSession *s, const uint8 *msg, uint32 total)
 {
 	const char *name = (const char *) msg + 5;
@@ -448,12 +488,22 @@ server_note_parameter(CmSession *s, const uint8 *msg, uint32 total)
 	const char *nul = memchr(name, '\0', end - name);
 
 	if (nul == NULL || nul + 1 >= end)
-		return;
+		return true;
 	value = nul + 1;
 	if (memchr(value, '\0', end - value) == NULL)
-		return;
-	if (strcmp(name, CM_READONLY_SETTING) == 0)
+		return true;
+	if (s->port == CM_PORT_READ_ONLY && strcmp(name, CM_READONLY_SETTING) == 0)
 		s->login->lock_confirmed = strcmp(value, "on") == 0;
+	if (s->port == CM_PORT_READ_WRITE && strcmp(name, "in_hot_standby") == 0)
+	{
+		s->login->primary_confirmed = strcmp(value, "off") == 0;
+		if (!s->login->primary_confirmed)
+		{
+			server_refuse_not_primary(s, value);
+			return false;
+		}
+	}
+	return true;
 }
 
 /*
@@ -530,11 +580,17 @@ server_login_message(CmSession *s, char type, uint8 *msg, uint32 total)
 			cm_stream_cut(&s->server, total);
 		return;
 	}
-	if (type == 'S' && s->port == CM_PORT_READ_ONLY)
-		server_note_parameter(s, msg, total);
+	if (type == 'S' && !server_note_parameter(s, msg, total))
+		return;
 	if (type == 'Z' && s->port == CM_PORT_READ_ONLY && !s->login->lock_confirmed)
 	{
 		server_refuse_unlocked(s);
+		return;
+	}
+	if (type == 'Z' && s->port == CM_PORT_READ_WRITE &&
+		!s->login->primary_confirmed)
+	{
+		server_refuse_not_primary(s, NULL);
 		return;
 	}
 	cm_stream_pass(&s->server, total);
