@@ -1,7 +1,8 @@
 /*
  * cm_cancel.h
  *		Forwarding a client's CancelRequest to the server backend its key
- *		names (proxy/cancel.c).
+ *		names, or to the node whose manager holds the session
+ *		(proxy/cancel.c).
  *
  * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
@@ -10,7 +11,12 @@
 
 #include "postgres.h"
 
-extern bool cm_cancel_forward(int32 pid, int32 key);
+#include <sys/socket.h>
+
+#include "cm_port.h"
+
+extern void cm_cancel_request(CmPortKind port, int32 pid, int32 key,
+							  const struct sockaddr_storage *from);
 extern void cm_cancel_free_done(void);
 
 #endif /* CM_CANCEL_H */

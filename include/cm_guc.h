@@ -45,6 +45,7 @@ extern const char *cm_guc_listen_addresses(void);
 extern int cm_guc_ro_port(void);
 extern int cm_guc_http_port(void);
 extern int cm_guc_peer_http_port(int pg_port);
+extern int cm_guc_peer_rw_port(int pg_port);
 extern const char *cm_server_sslmode_name(void);
 extern int cm_guc_max_clients(CmPortKind kind);
 extern int cm_guc_max_servers(CmPortKind kind);

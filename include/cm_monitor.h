@@ -35,11 +35,14 @@ typedef struct CmMonNodes
 	CmTarget target[CM_MAX_NODES]; /* PostgreSQL: where sessions go */
 	struct sockaddr_storage http[CM_MAX_NODES]; /* where its state is read */
 	socklen_t http_len[CM_MAX_NODES];			/* 0: none */
+	bool self[CM_MAX_NODES]; /* this monitor answered there */
 } CmMonNodes;
 
 extern CmMonNodes cm_mon_nodes;
 extern bool cm_mon_nodes_set(const char *text);
 extern void cm_mon_nodes_resolve(bool keep_old);
+extern void cm_mon_nodes_note_self(const CmNodeState *states, uint64 instance);
+extern void cm_mon_nodes_peers(CmRouting *r);
 extern bool cm_mon_is_node_address(const struct sockaddr_storage *addr);
 
 /* What the HTTP answers are built from; refreshed by the loop. */

@@ -1,8 +1,9 @@
 /*
  * cm_route.h
  *		Where a session goes (proxy/route.c): the worker's copy of the
- *		routing state the monitor publishes, and the choice of a target
- *		node from it for a session of either port.
+ *		routing state the monitor publishes, the choice of a target node
+ *		from it for a session of either port, and the node list's
+ *		managers, for cancel requests.
  *
  * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
@@ -23,5 +24,8 @@ extern bool cm_route_refresh(void);
 extern CmRouteResult
 cm_route_choose(CmPortKind port, CmTarget *target, const char **reason);
 extern const char *cm_route_no_leader_reason(void);
+extern int cm_route_self_node(void);
+extern const CmPeer *cm_route_peer(int node);
+extern bool cm_route_is_peer_address(const struct sockaddr_storage *addr);
 
 #endif /* CM_ROUTE_H */

@@ -36,6 +36,18 @@ typedef struct CmTarget
 	char node[CM_NODE_NAME_LEN];   /* its name in nodes, or "" */
 } CmTarget;
 
+/*
+ * A node of the list, for cancel requests: its manager's read-write
+ * address (its PostgreSQL address with the read-write port it is taken to
+ * have, 0 when none), and whether this node answered there.
+ */
+typedef struct CmPeer
+{
+	struct sockaddr_storage addr;
+	socklen_t addrlen; /* 0: its address did not resolve */
+	bool self;
+} CmPeer;
+
 /* What the monitor knows about this node and where sessions go. */
 typedef struct CmRouting
 {
@@ -61,6 +73,15 @@ typedef struct CmRouting
 	int ro_pool_size;
 	CmTarget ro_pool[CM_MAX_NODES];
 	uint32 ro_load[CM_MAX_NODES];
+
+	/*
+	 * With nodes set, for cancel requests (cm_cancel_key.h): this node's
+	 * position in the list, counted from 1 (0 until the monitor has found
+	 * this node in it), and every node of the list, in its order.
+	 */
+	int self_node;
+	int npeers;
+	CmPeer peers[CM_MAX_NODES];
 } CmRouting;
 
 typedef struct CmSessionSlot

@@ -5,7 +5,8 @@
  *		its client and the server's own, so that a CancelRequest arriving at
  *		any worker finds the server backend to cancel.
  *
- * The process id a client sees names the slot; the key is a random secret.
+ * The process id a client sees names the node and the slot
+ * (cm_cancel_key.h); the key is a random secret.
  *
  * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
@@ -19,8 +20,7 @@ extern void cm_slot_release(int slot);
 extern void cm_slot_set_server_key(int slot, int32 server_pid, int32 server_key,
 								   int32 *client_pid, int32 *client_key);
 extern bool
-cm_slot_cancel_target(int32 client_pid, int32 client_key,
-					  struct sockaddr_storage *addr, socklen_t *addrlen,
-					  int32 *server_pid, int32 *server_key);
+cm_slot_cancel_target(int slot, int32 client_key, struct sockaddr_storage *addr,
+					  socklen_t *addrlen, int32 *server_pid, int32 *server_key);
 
 #endif /* CM_SLOT_H */

@@ -45,6 +45,10 @@ extern int cm_sock_connect(const struct sockaddr *addr, socklen_t addrlen,
 						   const struct sockaddr *source, socklen_t sourcelen,
 						   CmSockStep *failed);
 extern int cm_sock_connect_error(int fd);
+extern bool cm_sock_same_ip(const struct sockaddr_storage *a,
+							const struct sockaddr_storage *b);
+extern int cm_sock_port(const struct sockaddr_storage *addr);
+extern bool cm_sock_set_port(struct sockaddr_storage *addr, int port);
 
 extern bool cm_acceptor_start(CmAcceptor *a, int fd, int batch, int pause_ms,
 							  CmAcceptHandler on_accept,

@@ -363,17 +363,30 @@ cm_guc_http_port(void)
 }
 
 /*
- * The other nodes' HTTP ports are not in nodes: each is taken to sit at
- * the same distance from its PostgreSQL port as this node's does (1002 by
- * default, and when this node serves no HTTP).
+ * The other nodes' manager ports are not in nodes: each is taken to sit at
+ * the same distance from its PostgreSQL port as this node's does (own), or
+ * at the default distance when this node has the port off.
  */
+static int
+peer_port(int pg_port, int own, int default_offset)
+{
+	int port = pg_port + (own > 0 ? own - PostPortNumber : default_offset);
+
+	return port > 0 && port <= 65535 ? port : 0;
+}
+
+/* Where a node serves its state (1002 above its PostgreSQL port by default). */
 int
 cm_guc_peer_http_port(int pg_port)
 {
-	int own = cm_guc_http_port();
-	int port = pg_port + (own > 0 ? own - PostPortNumber : 1002);
+	return peer_port(pg_port, cm_guc_http_port(), 1002);
+}
 
-	return port > 0 && port <= 65535 ? port : 0;
+/* Where a node's manager takes read-write sessions and cancel requests. */
+int
+cm_guc_peer_rw_port(int pg_port)
+{
+	return peer_port(pg_port, cm_guc_rw_port(), 1000);
 }
 
 int

@@ -8,10 +8,12 @@
 #include "postgres.h"
 
 #include "miscadmin.h"
+#include "postmaster/postmaster.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 
+#include "cm_cancel_key.h"
 #include "cm_guc.h"
 #include "cm_shmem.h"
 #include "cm_stats.h"
@@ -26,8 +28,12 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 /*
  * Each worker owns a partition of session slots.  A session takes a slot
  * when it starts logging in, so the table only has to cover sessions that
- * hold a server connection.
+ * hold a server connection.  The process id a client gets has room for
+ * the largest table there can be (cm_cancel_key.h).
  */
+StaticAssertDecl((int64) CM_MAX_WORKERS * 2 * MAX_BACKENDS <= CM_CANCEL_MAX_SLOTS,
+				 "every slot has a process id");
+
 static int
 slots_per_worker(void)
 {

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "cm_sock.h"
@@ -71,6 +72,47 @@ cm_sock_connect_error(int fd)
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		return errno;
 	return err;
+}
+
+/* Same IP address, the port aside?  Listeners are IPv6-only: no mapping. */
+bool
+cm_sock_same_ip(const struct sockaddr_storage *a,
+				const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *) a)->sin_addr.s_addr ==
+			   ((const struct sockaddr_in *) b)->sin_addr.s_addr;
+	if (a->ss_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *) a)->sin6_addr,
+					  &((const struct sockaddr_in6 *) b)->sin6_addr,
+					  sizeof(struct in6_addr)) == 0;
+	return false;
+}
+
+/* The port of addr; 0 for a family without ports. */
+int
+cm_sock_port(const struct sockaddr_storage *addr)
+{
+	if (addr->ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *) addr)->sin_port);
+	if (addr->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *) addr)->sin6_port);
+	return 0;
+}
+
+/* addr with another port (0: any); false for a family without ports. */
+bool
+cm_sock_set_port(struct sockaddr_storage *addr, int port)
+{
+	if (addr->ss_family == AF_INET)
+		((struct sockaddr_in *) addr)->sin_port = htons((uint16_t) port);
+	else if (addr->ss_family == AF_INET6)
+		((struct sockaddr_in6 *) addr)->sin6_port = htons((uint16_t) port);
+	else
+		return false;
+	return true;
 }
 
 static void

@@ -2,47 +2,32 @@
  * monitor/nodes.c
  *		The node list (connection_manager.nodes) as last read, and where
  *		each node is: its PostgreSQL address, where sessions go, and the
- *		same address with the HTTP port, where its state is read.  The HTTP
- *		server asks here which clients are nodes of the list.
+ *		same address with the HTTP port, where its state is read; which
+ *		entries are this node; and the list as the proxies need it to send
+ *		cancel requests on.  The HTTP server asks here which clients are
+ *		nodes of the list.
  *
  * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
 #include "postgres.h"
-
-#include <netinet/in.h>
 
 #include "utils/memutils.h"
 
 #include "cm_guc.h"
 #include "cm_monitor.h"
 #include "cm_node_state.h"
+#include "cm_sock.h"
 
 CmMonNodes cm_mon_nodes;
 
 static char *nodes_text = NULL; /* the setting as last parsed */
-
-/* Same IP address (the port aside)? */
-static bool
-same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	if (a->ss_family != b->ss_family)
-		return false;
-	if (a->ss_family == AF_INET)
-		return ((const struct sockaddr_in *) a)->sin_addr.s_addr ==
-			   ((const struct sockaddr_in *) b)->sin_addr.s_addr;
-	if (a->ss_family == AF_INET6)
-		return memcmp(&((const struct sockaddr_in6 *) a)->sin6_addr,
-					  &((const struct sockaddr_in6 *) b)->sin6_addr,
-					  sizeof(struct in6_addr)) == 0;
-	return false;
-}
 
 bool
 cm_mon_is_node_address(const struct sockaddr_storage *addr)
 {
 	for (int i = 0; i < cm_mon_nodes.n; i++)
 		if (cm_mon_nodes.target[i].valid &&
-			same_ip(&cm_mon_nodes.target[i].addr, addr))
+			cm_sock_same_ip(&cm_mon_nodes.target[i].addr, addr))
 			return true;
 	return false;
 }
@@ -53,7 +38,8 @@ cm_mon_is_node_address(const struct sockaddr_storage *addr)
  * even when a name has several addresses.  getaddrinfo() may block on DNS:
  * this runs only when the list is read (start, SIGHUP), and never during a
  * probe round, whose answers must match the addresses sessions go to.  With
- * keep_old, a name that does not resolve keeps its previous address.
+ * keep_old, a name that does not resolve keeps its previous address.  An
+ * entry whose address changes is not known to be this node any more.
  */
 void
 cm_mon_nodes_resolve(bool keep_old)
@@ -63,10 +49,8 @@ cm_mon_nodes_resolve(bool keep_old)
 	for (int i = 0; i < l->n; i++)
 	{
 		char reason[CM_REASON_LEN];
-		int http_port = cm_guc_peer_http_port(l->conf[i].port);
+		int http_port;
 		CmTarget t;
-		struct sockaddr_storage http;
-		socklen_t http_len = 0;
 
 		memset(&t, 0, sizeof(t));
 		if (!cm_resolve_target(l->conf[i].host, l->conf[i].port, &t, reason))
@@ -81,24 +65,60 @@ cm_mon_nodes_resolve(bool keep_old)
 			{
 				memset(&l->target[i], 0, sizeof(CmTarget));
 				l->http_len[i] = 0;
+				l->self[i] = false;
 			}
 			continue;
 		}
 		strlcpy(t.node, l->conf[i].name, CM_NODE_NAME_LEN);
-		memcpy(&http, &t.addr, t.addrlen);
-		if (http_port > 0 && http.ss_family == AF_INET)
-		{
-			((struct sockaddr_in *) &http)->sin_port = htons(http_port);
-			http_len = t.addrlen;
-		}
-		else if (http_port > 0 && http.ss_family == AF_INET6)
-		{
-			((struct sockaddr_in6 *) &http)->sin6_port = htons(http_port);
-			http_len = t.addrlen;
-		}
+		http_port = cm_guc_peer_http_port(l->conf[i].port);
+		if (!l->target[i].valid || t.addrlen != l->target[i].addrlen ||
+			memcmp(&t.addr, &l->target[i].addr, t.addrlen) != 0)
+			l->self[i] = false;
 		l->target[i] = t;
-		l->http[i] = http;
-		l->http_len[i] = http_len;
+		memcpy(&l->http[i], &t.addr, t.addrlen);
+		l->http_len[i] =
+			http_port > 0 && cm_sock_set_port(&l->http[i], http_port) ? t.addrlen
+																	  : 0;
+	}
+}
+
+/*
+ * After a round: the entries that answered with this monitor's instance
+ * are this node, the others that answered are not; an entry that did not
+ * answer stays what it was known to be.
+ */
+void
+cm_mon_nodes_note_self(const CmNodeState *states, uint64 instance)
+{
+	for (int i = 0; i < cm_mon_nodes.n; i++)
+		if (states[i].reachable)
+			cm_mon_nodes.self[i] = states[i].instance == instance;
+}
+
+/*
+ * The list, as the proxies need it for cancel requests (CmRouting): port 0
+ * where the read-write port of a node cannot be derived.
+ */
+void
+cm_mon_nodes_peers(CmRouting *r)
+{
+	const CmMonNodes *l = &cm_mon_nodes;
+
+	r->self_node = 0;
+	r->npeers = l->n;
+	memset(r->peers, 0, sizeof(r->peers));
+	for (int i = 0; i < l->n; i++)
+	{
+		CmPeer *p = &r->peers[i];
+
+		p->self = l->self[i];
+		if (p->self && r->self_node == 0)
+			r->self_node = i + 1;
+		if (!l->target[i].valid)
+			continue;
+		memcpy(&p->addr, &l->target[i].addr, l->target[i].addrlen);
+		p->addrlen = l->target[i].addrlen;
+		(void) cm_sock_set_port(&p->addr, cm_guc_peer_rw_port(l->conf[i].port));
 	}
 }
 
@@ -127,6 +147,7 @@ cm_mon_nodes_set(const char *text)
 		n = 0;
 	}
 	cm_mon_nodes.n = n;
+	memset(cm_mon_nodes.self, 0, sizeof(cm_mon_nodes.self));
 	cm_mon_nodes_resolve(false);
 	return true;
 }

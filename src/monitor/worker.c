@@ -408,6 +408,8 @@ finish_round(void)
 	cm_mon_view.self.vote_timeline = vote.timeline;
 	cm_mon_view.self.vote_hold_ms = (uint32) Min(vote.hold_ms, PG_UINT32_MAX);
 	note_round(states, &d);
+	cm_mon_nodes_note_self(states, instance);
+	cm_mon_nodes_peers(&r);
 	route_by_decision(&d, states, &r);
 	ride_out_lost_consensus(&d, &r);
 	cm_mon_view.self_is_leader =
@@ -520,6 +522,7 @@ publish_unknown(void)
 			"the monitor has not read the nodes' states yet", CM_REASON_LEN);
 	strlcpy(none.read_only_reason,
 			"the monitor has not read the nodes' states yet", CM_REASON_LEN);
+	cm_mon_nodes_peers(&none); /* cancel requests go on meanwhile */
 	cm_routing_publish(&none);
 	cm_mon_view.routing = none;
 }

@@ -351,13 +351,15 @@ client_first_packets(CmSession *s)
 			client_encryption_request(s, kind, len == pkt.length);
 			return;
 		case CM_PACKET_CANCEL:
-			cm_stat_add(s->port,
-						cm_cancel_forward(pkt.cancel_pid, pkt.cancel_key)
-							? CM_C_CANCELS_FORWARDED
-							: CM_C_CANCELS_UNMATCHED,
-						1);
+		{
+			struct sockaddr_storage from = l->client_sockaddr;
+			CmPortKind port = s->port;
+
+			/* closed first: the client can time nothing that follows */
 			cm_session_close(s);
+			cm_cancel_request(port, pkt.cancel_pid, pkt.cancel_key, &from);
 			return;
+		}
 		case CM_PACKET_STARTUP:
 			client_startup_packet(s, &pkt);
 			return;

@@ -4,7 +4,8 @@
  *		that the monitor publishes in shared memory, re-read when its
  *		generation moves; a read-write session goes to the write leader
  *		while the monitor vouches for it, a read-only session to the least
- *		loaded standby of the pool or to the single read-only target.
+ *		loaded standby of the pool or to the single read-only target.  The
+ *		same copy says where the node list's managers take cancel requests.
  *
  * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
  */
@@ -15,6 +16,7 @@
 #include "cm_cluster.h"
 #include "cm_event.h"
 #include "cm_route.h"
+#include "cm_sock.h"
 
 static CmRouting routing;
 static uint64 routing_generation_seen = UINT64_MAX;
@@ -101,4 +103,31 @@ cm_route_choose(CmPortKind port, CmTarget *target, const char **reason)
 	}
 	*reason = cm_route_no_leader_reason();
 	return CM_ROUTE_NO_LEADER;
+}
+
+/* This node's position in the node list, from 1; 0 when none is known. */
+int
+cm_route_self_node(void)
+{
+	return routing.self_node;
+}
+
+/* Node (from 1) of the node list; NULL past its end. */
+const CmPeer *
+cm_route_peer(int node)
+{
+	if (node < 1 || node > routing.npeers)
+		return NULL;
+	return &routing.peers[node - 1];
+}
+
+/* Whether addr is the IP address of a node of the list. */
+bool
+cm_route_is_peer_address(const struct sockaddr_storage *addr)
+{
+	for (int i = 0; i < routing.npeers; i++)
+		if (routing.peers[i].addrlen > 0 &&
+			cm_sock_same_ip(&routing.peers[i].addr, addr))
+			return true;
+	return false;
 }

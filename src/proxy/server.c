@@ -82,16 +82,6 @@ server_login_answer(CmSession *s, const uint8 *msg, uint32 total)
 	return true;
 }
 
-static int
-sockaddr_port(const struct sockaddr_storage *a)
-{
-	if (a->ss_family == AF_INET)
-		return ntohs(((const struct sockaddr_in *) a)->sin_port);
-	if (a->ss_family == AF_INET6)
-		return ntohs(((const struct sockaddr_in6 *) a)->sin6_port);
-	return 0;
-}
-
 static void
 server_unreachable(CmSession *s, int err)
 {
@@ -211,8 +201,8 @@ server_proof(CmSession *s, char *token, size_t len)
 		!cm_proof_addr_text((const struct sockaddr *) &s->login->client_sockaddr,
 							c.client_addr, sizeof(c.client_addr)))
 		return false;
-	c.target_port = sockaddr_port(&s->login->target.addr);
-	c.client_port = sockaddr_port(&s->login->client_sockaddr);
+	c.target_port = cm_sock_port(&s->login->target.addr);
+	c.client_port = cm_sock_port(&s->login->client_sockaddr);
 	c.tls = s->client.tls != NULL;
 	/* what the client proved, and against which role secret */
 	if (s->login->auth != NULL && s->login->auth->credential != CM_CRED_NONE &&

@@ -10,22 +10,11 @@
 
 #include "port.h"
 
+#include "cm_cancel_key.h"
+#include "cm_route.h"
 #include "cm_slot.h"
 
 static int next_free_slot_hint = 0;
-
-/* The process id a client sees for a slot, and back. */
-static int32
-slot_client_pid(int slot)
-{
-	return (int32) (slot + 1);
-}
-
-static int
-slot_of_client_pid(int32 pid)
-{
-	return pid > 0 ? (int) (pid - 1) : -1;
-}
 
 static bool
 keys_equal(int32 a, int32 b)
@@ -86,7 +75,8 @@ cm_slot_release(int slot)
 
 /*
  * The server's BackendKeyData came: kept for cancels.  Gives the one the
- * client gets instead: the slot's process id and our key.
+ * client gets instead: a process id naming this node and the slot
+ * (cm_cancel_key.h), and our key.
  */
 void
 cm_slot_set_server_key(int slot, int32 server_pid, int32 server_key,
@@ -94,7 +84,7 @@ cm_slot_set_server_key(int slot, int32 server_pid, int32 server_key,
 {
 	CmSessionSlot *s = cm_slot_get(slot);
 
-	*client_pid = slot_client_pid(slot);
+	*client_pid = cm_cancel_pid(cm_route_self_node(), slot);
 	*client_key = 0;
 	if (s == NULL)
 		return;
@@ -108,15 +98,15 @@ cm_slot_set_server_key(int slot, int32 server_pid, int32 server_key,
 
 /*
  * Whether a client's CancelRequest names a session of this node whose
- * server key is known: then where its server is, and the server's own
- * process id and key to send it.
+ * server key is known: slot is the one its process id names, key its key.
+ * Then where its server is, and the server's own process id and key to
+ * send it.
  */
 bool
-cm_slot_cancel_target(int32 client_pid, int32 client_key,
-					  struct sockaddr_storage *addr, socklen_t *addrlen,
-					  int32 *server_pid, int32 *server_key)
+cm_slot_cancel_target(int slot, int32 client_key, struct sockaddr_storage *addr,
+					  socklen_t *addrlen, int32 *server_pid, int32 *server_key)
 {
-	CmSessionSlot *s = cm_slot_get(slot_of_client_pid(client_pid));
+	CmSessionSlot *s = cm_slot_get(slot);
 	bool match;
 
 	if (s == NULL)

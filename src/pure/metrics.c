@@ -128,15 +128,19 @@ ports_part(CmText *t, const CmStatusView *v)
 						   port_labels[p], cm_auth_method_label(m), failed);
 		}
 	family(t, "cancel_requests_total", "counter",
-		   "Cancel requests received, forwarded or matching no session.");
+		   "Cancel requests received: forwarded to a session's server, "
+		   "matching nothing, or relayed to another node's manager.");
 	for (int p = 0; p < CM_STATUS_PORTS; p++)
 		cm_text_printf(t,
 					   "connection_manager_cancel_requests_total{port=\"%s\","
 					   "result=\"forwarded\"} %" PRIu64 "\n"
 					   "connection_manager_cancel_requests_total{port=\"%s\","
-					   "result=\"unmatched\"} %" PRIu64 "\n",
+					   "result=\"unmatched\"} %" PRIu64 "\n"
+					   "connection_manager_cancel_requests_total{port=\"%s\","
+					   "result=\"relayed\"} %" PRIu64 "\n",
 					   port_labels[p], v->ports[p].c[CM_C_CANCELS_FORWARDED],
-					   port_labels[p], v->ports[p].c[CM_C_CANCELS_UNMATCHED]);
+					   port_labels[p], v->ports[p].c[CM_C_CANCELS_UNMATCHED],
+					   port_labels[p], v->ports[p].c[CM_C_CANCELS_RELAYED]);
 }
 
 static void

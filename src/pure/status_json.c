@@ -171,8 +171,9 @@ port_json(CmText *t, const CmPortStats *p)
 	}
 	cm_text_printf(t,
 				   "},\"cancels\":{\"forwarded\":%" PRIu64
-				   ",\"unmatched\":%" PRIu64 "}}",
-				   c[CM_C_CANCELS_FORWARDED], c[CM_C_CANCELS_UNMATCHED]);
+				   ",\"unmatched\":%" PRIu64 ",\"relayed\":%" PRIu64 "}}",
+				   c[CM_C_CANCELS_FORWARDED], c[CM_C_CANCELS_UNMATCHED],
+				   c[CM_C_CANCELS_RELAYED]);
 }
 
 void

@@ -328,6 +328,8 @@ sub cm_raw
 # A login of our own, not libpq's: startup, then whatever the server asks
 # (cleartext, md5, SCRAM-SHA-256), from an optional local address.  Returns
 # 'ok' once ReadyForQuery arrives, or "SQLSTATE message" of the error.
+# With hold => 1, 'ok' comes with the socket, still open, and the process
+# id and key of the BackendKeyData the session got.
 sub cm_login
 {
 	my (%o) = @_;
@@ -364,10 +366,11 @@ sub cm_login
 		my ($body) = @_;
 		syswrite($sock, 'p' . pack('N', length($body) + 4) . $body);
 	};
-	my ($nonce, $bare, $salted, $auth);
+	my ($nonce, $bare, $salted, $auth, $key_pid, $key);
 	while (1)
 	{
 		my ($type, $body) = $next->();
+		($key_pid, $key) = unpack('NN', $body) if $type eq 'K';
 		if ($type eq 'E')
 		{
 			close $sock;
@@ -377,6 +380,7 @@ sub cm_login
 		return 'closed' if $type eq 'closed';
 		if ($type eq 'Z')
 		{
+			return ('ok', $sock, $key_pid, $key) if $o{hold};
 			close $sock;
 			return 'ok';
 		}

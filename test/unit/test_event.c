@@ -357,9 +357,48 @@ test_acceptor(void)
 		is_int(errno, ECONNREFUSED, "a closed port: ECONNREFUSED at once");
 }
 
+static void
+addr_v4(struct sockaddr_storage *ss, uint32_t ip, int port)
+{
+	struct sockaddr_in *a = (struct sockaddr_in *) ss;
+
+	memset(ss, 0, sizeof(*ss));
+	a->sin_family = AF_INET;
+	a->sin_addr.s_addr = htonl(ip);
+	a->sin_port = htons((uint16_t) port);
+}
+
+/* The address helpers cancel requests and the node list use. */
+static void
+test_addresses(void)
+{
+	struct sockaddr_storage a, b, c;
+	struct sockaddr_in6 *six = (struct sockaddr_in6 *) &c;
+
+	addr_v4(&a, 0x7f000001, 5432);
+	addr_v4(&b, 0x7f000001, 6432);
+	ok(cm_sock_same_ip(&a, &b), "same IPv4 address, other port: same");
+	addr_v4(&b, 0x7f000002, 5432);
+	ok(!cm_sock_same_ip(&a, &b), "another IPv4 address: not the same");
+	memset(&c, 0, sizeof(c));
+	six->sin6_family = AF_INET6;
+	six->sin6_addr.s6_addr[15] = 1;
+	ok(!cm_sock_same_ip(&a, &c), "IPv4 and IPv6: never the same");
+	ok(cm_sock_same_ip(&c, &c), "an IPv6 address is itself");
+	is_int(cm_sock_port(&a), 5432, "the port read back");
+	ok(cm_sock_set_port(&a, 6432), "IPv4: port set");
+	is_int(cm_sock_port(&a), 6432, "and read back");
+	ok(cm_sock_set_port(&c, 7000), "IPv6: port set");
+	is_int(cm_sock_port(&c), 7000, "and read back");
+	c.ss_family = AF_UNIX;
+	ok(!cm_sock_set_port(&c, 1), "no port for a Unix socket");
+	is_int(cm_sock_port(&c), 0, "and none read");
+}
+
 int
 main(void)
 {
+	test_addresses();
 	test_timer_order();
 	test_timer_handlers();
 	test_timer_reserve();
