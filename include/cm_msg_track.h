@@ -27,6 +27,7 @@ typedef struct CmMsgTrack
 	bool want_status;  /* the next body byte is a ReadyForQuery status */
 	bool broken;	   /* a length under 4: no boundary can be known */
 	char status;	   /* server: 'I', 'T' or 'E' of the last ReadyForQuery */
+	char type;		   /* the type of the last message that began */
 	uint32_t readies;  /* server: ReadyForQuery messages seen (wraps) */
 	uint32_t syncs;	   /* client: Query, Sync and FunctionCall seen (wraps) */
 } CmMsgTrack;

@@ -139,6 +139,9 @@ session_close(CmSession *s)
 {
 	if (s->state == CM_SS_CLOSED)
 		return;
+	/* a Terminate ends it, whichever socket closes first */
+	if (s->to_server.type == 'X' && cm_msg_track_at_boundary(&s->to_server))
+		cm_conn_ended(s, "the client disconnected");
 	cm_conn_close(s);
 	cm_stream_close(&s->client);
 	cm_stream_close(&s->server);
@@ -483,6 +486,7 @@ session_fence(CmSession *s)
 		more = " Its open transaction is rolled back.";
 	if (more != NULL)
 		strlcat(detail, more, sizeof(detail));
+	cm_conn_ended(s, message);
 	session_fail(s, "57P01", message, detail);
 }
 

@@ -36,6 +36,7 @@ track_header(CmMsgTrack *t)
 		return;
 	}
 	t->left = length - 4;
+	t->type = type;
 	if (t->from_server)
 	{
 		if (type == 'Z')

@@ -34,7 +34,7 @@ check_direction(const uint8_t *data, size_t size, bool from_server)
 	cm_msg_track_init(&parts, from_server);
 	while (at < size && !parts.broken)
 	{
-		size_t piece = (size_t) (data[k++ % size] % 23);
+		size_t piece = (size_t) (data[k++ % size] % 23) + 1;
 		bool stop = (data[k++ % size] & 1) != 0;
 		size_t n;
 
@@ -49,7 +49,8 @@ check_direction(const uint8_t *data, size_t size, bool from_server)
 	CHECK(at == took);
 	CHECK(parts.left == whole.left && parts.head_have == whole.head_have &&
 		  parts.broken == whole.broken && parts.status == whole.status &&
-		  parts.readies == whole.readies && parts.syncs == whole.syncs);
+		  parts.readies == whole.readies && parts.syncs == whole.syncs &&
+		  parts.type == whole.type);
 	CHECK(memcmp(parts.head, whole.head, whole.head_have) == 0);
 }
 

@@ -58,7 +58,7 @@ same(const CmMsgTrack *a, const CmMsgTrack *b)
 	return a->left == b->left && a->head_have == b->head_have &&
 		   a->broken == b->broken && a->status == b->status &&
 		   a->readies == b->readies && a->syncs == b->syncs &&
-		   memcmp(a->head, b->head, a->head_have) == 0;
+		   a->type == b->type && memcmp(a->head, b->head, a->head_have) == 0;
 }
 
 static void
@@ -78,6 +78,7 @@ test_whole(void)
 	is_int(t.status, 'E', "the last ReadyForQuery says the transaction failed");
 	is_int(t.readies, 2, "two ReadyForQuery messages");
 	is_int(t.syncs, 0, "ParameterStatus is not counted as a Sync");
+	is_int(t.type, 'Z', "the last message was a ReadyForQuery");
 	is_int(cm_msg_track_scan(&t, buf, n - 1, false), n - 1, "again, short");
 	ok(!cm_msg_track_at_boundary(&t), "one byte short is no boundary");
 	is_int(t.status, 'T', "the status of the ReadyForQuery that came whole");
