@@ -510,6 +510,7 @@ session_fence_stale(void)
 			s->state == CM_SS_CLOSING || s->state == CM_SS_CLOSED)
 			continue;
 		fenced[s->port]++;
+		cm_stat_add(s->port, CM_C_FENCED, 1);
 		session_fence(s);
 	}
 	for (int port = 0; port < CM_PORT_KINDS; port++)
