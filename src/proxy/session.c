@@ -507,8 +507,21 @@ session_fence_stale(void)
 		CmSession *s = dlist_container(CmSession, node, iter.cur);
 
 		if (s->hold == NULL || s->hold->current || s->fencing ||
-			s->state == CM_SS_CLOSING || s->state == CM_SS_CLOSED)
+			s->state == CM_SS_CLOSED)
 			continue;
+		if (s->state == CM_SS_CLOSING)
+		{
+			/*
+			 * Draining after the client left: what it sent last must not
+			 * reach the stale target either.
+			 */
+			if (cm_stream_has_output(&s->client))
+			{
+				cm_stream_clear(&s->client);
+				session_update_interest(s);
+			}
+			continue;
+		}
 		fenced[s->port]++;
 		cm_stat_add(s->port, CM_C_FENCED, 1);
 		session_fence(s);
