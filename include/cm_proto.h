@@ -100,6 +100,9 @@ extern void cm_proto_write_auth_request(CmOut *out, uint32_t code,
 extern void
 cm_proto_write_password_message(CmOut *out, const void *data, size_t len);
 
+extern bool cm_proto_error_field(const uint8_t *msg, size_t total, char code,
+								 char *out, size_t cap);
+
 extern uint32_t cm_proto_get_u32(const uint8_t *p);
 extern void cm_proto_put_u32(uint8_t *p, uint32_t v);
 

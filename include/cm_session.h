@@ -63,6 +63,18 @@ typedef struct CmLogin
 	uint32 startup_len;
 	uint8 *held; /* client bytes waiting for the target's login */
 	uint32 held_len;
+	/*
+	 * Read-write: the server's login messages wait in its buffer until
+	 * ReadyForQuery, so that a target that turns out unavailable (down,
+	 * shutting down, not a primary, fenced) can be left for the next one
+	 * the routing names, until wait_until, with the client none the wiser.
+	 */
+	bool withhold;
+	int64 wait_until; /* cm_now_ms(): end of leader_wait_timeout */
+	/* the last target's failure, given if no other target comes */
+	char retry_sqlstate[6];
+	char retry_message[256];
+	char retry_detail[256];
 } CmLogin;
 
 /*

@@ -108,6 +108,7 @@ server_connect_failed(CmSession *s, CmSockStep failed, int err,
 	switch (failed)
 	{
 		case CM_SOCK_SOCKET:
+			s->login->withhold = false; /* not the target's doing */
 			cm_session_fail(s, "08006",
 							"could not create a socket to the server", NULL);
 			return;
@@ -118,6 +119,7 @@ server_connect_failed(CmSession *s, CmSockStep failed, int err,
 			snprintf(msg, sizeof(msg),
 					 "could not bind source address %s to connect to server \"%s\": %s",
 					 text, s->login->target.name, strerror(err));
+			s->login->withhold = false; /* a setting to fix: no retry */
 			ereport(LOG,
 					(errmsg("connection_manager: %s", msg),
 					 errhint(
@@ -518,6 +520,31 @@ server_refuse_unlocked(CmSession *s)
 }
 
 /*
+ * An ErrorResponse while a read-write login withholds the server's
+ * messages: one saying the target cannot take sessions now (shutting down,
+ * starting up, in recovery: 57P03; terminated: 57P01) fails the attempt
+ * (and the session may wait for the next target); any other goes to the
+ * client as it is, with what came before it.  True when handled here.
+ */
+static bool
+server_error_is_target(CmSession *s, const uint8 *msg, uint32 total)
+{
+	char code[6];
+	char text[256];
+
+	if (cm_proto_error_field(msg, total, 'C', code, sizeof(code)) &&
+		(strcmp(code, "57P03") == 0 || strcmp(code, "57P01") == 0))
+	{
+		if (!cm_proto_error_field(msg, total, 'M', text, sizeof(text)))
+			strlcpy(text, "the target server refused the login", sizeof(text));
+		cm_session_fail(s, code, text, NULL);
+		return true;
+	}
+	s->login->withhold = false;
+	return false;
+}
+
+/*
  * One whole message of the server while logging in.  Its BackendKeyData
  * is kept for cancels and replaced, in place, by ours; its authentication
  * requests are ours to answer and go no further; ReadyForQuery ends the
@@ -542,6 +569,9 @@ server_login_message(CmSession *s, char type, uint8 *msg, uint32 total)
 		return;
 	}
 	if (type == 'S' && !server_note_parameter(s, msg, total))
+		return;
+	if (type == 'E' && s->login->withhold &&
+		server_error_is_target(s, msg, total))
 		return;
 	if (type == 'Z' && s->port == CM_PORT_READ_ONLY && !s->login->lock_confirmed)
 	{

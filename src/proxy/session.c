@@ -40,6 +40,8 @@ static dlist_head pre_startup = DLIST_STATIC_INIT(pre_startup);
 static int pre_startup_count = 0;
 
 static void session_update_interest(CmSession *s);
+static bool session_retry(CmSession *s, const char *sqlstate,
+						  const char *message, const char *detail);
 static void session_client_ready(void *arg, uint32 events);
 static void session_server_ready(void *arg, uint32 events);
 static void session_timed_out(void *arg);
@@ -198,6 +200,8 @@ static void
 session_fail(CmSession *s, const char *sqlstate, const char *message,
 			 const char *detail)
 {
+	if (session_retry(s, sqlstate, message, detail))
+		return;
 	cm_conn_failed(s, sqlstate, message);
 	if (s->login != NULL)
 		cm_hash_forget(&s->login->hash_job);
@@ -273,6 +277,19 @@ session_reads(const CmSession *s, const CmStream *st)
 	return s->state == CM_SS_LOGIN || s->state == CM_SS_RELAY;
 }
 
+/*
+ * Whether what the server sent stays in its buffer for now: a read-write
+ * session logging in keeps the target's login messages until ReadyForQuery
+ * (see CmLogin.withhold).
+ */
+static bool
+session_withholds(const CmSession *s)
+{
+	return s->login != NULL && s->login->withhold &&
+		   (s->state == CM_SS_CONNECTING || s->state == CM_SS_SERVER_SSL ||
+			s->state == CM_SS_SERVER_TLS || s->state == CM_SS_LOGIN);
+}
+
 /* What each socket waits for, from the state and the buffers. */
 static void
 session_update_interest(CmSession *s)
@@ -282,9 +299,12 @@ session_update_interest(CmSession *s)
 
 	if (s->state == CM_SS_CLOSED)
 		return;
+	/* a login too long to keep back goes on to the client, as it comes */
+	if (session_withholds(s) && !cm_stream_has_room(&s->server))
+		s->login->withhold = false;
 	if (session_reads(s, &s->client) && cm_stream_has_room(&s->client))
 		client |= CM_EV_READ;
-	if (cm_stream_has_output(&s->server))
+	if (cm_stream_has_output(&s->server) && !session_withholds(s))
 		client |= CM_EV_WRITE;
 	if (session_reads(s, &s->server) && cm_stream_has_room(&s->server))
 		server |= CM_EV_READ;
@@ -421,17 +441,23 @@ cm_session_send_server(CmSession *s, const uint8 *msg, size_t len)
 static void
 session_route(CmSession *s)
 {
+	CmLogin *l = s->login;
 	const char *reason;
+	int64 now = cm_now_ms();
 
-	switch (cm_route_choose(s->port, &s->login->target, &reason))
+	if (l->wait_until == 0)
+		l->wait_until = now + Max(cm_leader_wait_timeout, 0);
+	switch (cm_route_choose(s->port, &l->target, &reason))
 	{
 		case CM_ROUTE_TARGET:
-			s->hold = cm_route_hold(s->port, &s->login->target);
+			s->hold = cm_route_hold(s->port, &l->target);
 			if (s->hold == NULL)
 			{
 				session_fail(s, "53200", "out of memory", NULL);
 				return;
 			}
+			l->withhold =
+				s->port == CM_PORT_READ_WRITE && cm_leader_wait_timeout > 0;
 			cm_server_connect(s);
 			return;
 		case CM_ROUTE_REFUSED:
@@ -446,10 +472,60 @@ session_route(CmSession *s)
 				return;
 			}
 			s->state = CM_SS_WAIT_TARGET;
-			cm_session_deadline_after(s, cm_leader_wait_timeout);
+			cm_session_deadline_after(s, Max(l->wait_until - now, 0));
 			session_update_interest(s);
 			return;
 	}
+}
+
+/* Failures that say the target is not (or no longer) the one to use. */
+static bool
+session_failure_is_target(const char *sqlstate)
+{
+	return strcmp(sqlstate, "08006") == 0 || strcmp(sqlstate, "57P03") == 0 ||
+		   strcmp(sqlstate, "57P01") == 0;
+}
+
+/*
+ * A read-write login failed because of its target (down, shutting down,
+ * not a primary, fenced) before the client saw anything of it: the attempt
+ * is undone and the session waits for the routing to name a target again,
+ * within leader_wait_timeout of its first try.  True when it does.
+ */
+static bool
+session_retry(CmSession *s, const char *sqlstate, const char *message,
+			  const char *detail)
+{
+	CmLogin *l = s->login;
+
+	if (!session_withholds(s) || !session_failure_is_target(sqlstate) ||
+		cm_now_ms() >= l->wait_until)
+		return false;
+	ereport(LOG,
+			(errmsg("connection_manager: a read-write login left target \"%s\" to wait for the next one",
+					l->target.name),
+			 errdetail("%s", message)));
+	strlcpy(l->retry_sqlstate, sqlstate, sizeof(l->retry_sqlstate));
+	strlcpy(l->retry_message, message, sizeof(l->retry_message));
+	strlcpy(l->retry_detail, detail ? detail : "", sizeof(l->retry_detail));
+	cm_stream_close(&s->server);
+	cm_stream_clear(&s->server);
+	cm_stream_clear(&s->client);
+	if (s->counts_server)
+		pg_atomic_fetch_sub_u32(servers_counter(s), 1);
+	s->counts_server = false;
+	if (s->slot >= 0)
+		cm_slot_release(s->slot);
+	s->slot = -1;
+	cm_route_unhold(s->hold);
+	s->hold = NULL;
+	l->withhold = false;
+	l->lock_confirmed = false;
+	l->primary_confirmed = false;
+	s->state = CM_SS_WAIT_TARGET;
+	cm_session_deadline_after(s, l->wait_until - cm_now_ms());
+	session_update_interest(s);
+	return true;
 }
 
 /* The client proved itself: find its target. */
@@ -744,7 +820,9 @@ session_on_stream(CmSession *s, CmStream *st, CmStream *peer, uint32 events)
 		session_side_lost(s, st);
 		return;
 	}
-	if ((events & (CM_EV_WRITE | CM_EV_ERROR)) && !cm_stream_forward(peer, st))
+	if ((events & (CM_EV_WRITE | CM_EV_ERROR)) &&
+		!(st == &s->client && session_withholds(s)) &&
+		!cm_stream_forward(peer, st))
 	{
 		session_side_broken(s, st);
 		return;
@@ -854,8 +932,16 @@ session_timed_out(void *arg)
 						 NULL);
 			break;
 		case CM_SS_WAIT_TARGET:
-			session_fail(s, "57P03", "no write leader is available",
-						 cm_route_no_leader_reason());
+			/* the last target's own failure, when one was tried */
+			if (s->login->retry_sqlstate[0] != '\0')
+				session_fail(s, s->login->retry_sqlstate,
+							 s->login->retry_message,
+							 s->login->retry_detail[0] != '\0'
+								 ? s->login->retry_detail
+								 : NULL);
+			else
+				session_fail(s, "57P03", "no write leader is available",
+							 cm_route_no_leader_reason());
 			break;
 		case CM_SS_CONNECTING:
 		case CM_SS_SERVER_SSL:

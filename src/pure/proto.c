@@ -297,3 +297,39 @@ cm_proto_write_password_message(CmOut *out, const void *data, size_t len)
 	cm_out_bytes(out, data, len);
 	cm_out_end_message(out, length_at);
 }
+
+/*
+ * The value of one field (code) of an ErrorResponse or NoticeResponse,
+ * msg being the whole message, header included, and total its length:
+ * copied into out (cap bytes, NUL-terminated) and true when the field is
+ * there and the message well formed up to it.
+ */
+bool
+cm_proto_error_field(const uint8_t *msg, size_t total, char code, char *out,
+					 size_t cap)
+{
+	size_t at = 5;
+
+	if (total < 6 || cap == 0)
+		return false;
+	while (at < total && msg[at] != '\0')
+	{
+		char field = (char) msg[at++];
+		const uint8_t *end = memchr(msg + at, '\0', total - at);
+		size_t len;
+
+		if (end == NULL)
+			return false;
+		len = (size_t) (end - (msg + at));
+		if (field == code)
+		{
+			if (len >= cap)
+				len = cap - 1;
+			memcpy(out, msg + at, len);
+			out[len] = '\0';
+			return true;
+		}
+		at += len + 1;
+	}
+	return false;
+}

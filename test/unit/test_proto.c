@@ -676,6 +676,45 @@ test_u32(void)
 	is_int(cm_proto_get_u32(b), 0xfffefdfcu, "get_u32 with high bits");
 }
 
+/* Fields read back out of an ErrorResponse, and malformed ones refused. */
+static void
+test_error_field(void)
+{
+	uint8_t buf[512];
+	char out[16];
+	char tiny[3];
+	size_t n = cm_proto_build_error(buf, sizeof(buf), "FATAL", "57P03",
+									"the database system is shutting down",
+									NULL, NULL);
+
+	ok(cm_proto_error_field(buf, n, 'C', out, sizeof(out)) &&
+		   strcmp(out, "57P03") == 0,
+	   "error field: the SQLSTATE");
+	ok(cm_proto_error_field(buf, n, 'S', out, sizeof(out)) &&
+		   strcmp(out, "FATAL") == 0,
+	   "error field: the severity");
+	ok(!cm_proto_error_field(buf, n, 'D', out, sizeof(out)),
+	   "error field: one that is not there");
+	ok(cm_proto_error_field(buf, n, 'C', tiny, sizeof(tiny)) &&
+		   strcmp(tiny, "57") == 0,
+	   "error field: cut to the room given");
+	/* the message ends inside the fields: nothing past it is read */
+	for (size_t cut = 0; cut < n; cut++)
+	{
+		uint8_t *copy = malloc(cut);
+
+		memcpy(copy, buf, cut);
+		if (cm_proto_error_field(copy, cut, 'M', out, sizeof(out)) && cut < n - 1)
+		{
+			ok(0, "error field: a message cut at %zu is read", cut);
+			free(copy);
+			return;
+		}
+		free(copy);
+	}
+	ok(1, "error field: a cut message never yields the field after the cut");
+}
+
 int
 main(void)
 {
@@ -690,6 +729,7 @@ main(void)
 	test_error_builder();
 	test_backend_key();
 	test_header();
+	test_error_field();
 	free(heap_copy);
 	return done_testing();
 }
