@@ -18,7 +18,8 @@ SHLIB_LINK = -lssl -lcrypto
 TAP_TESTS = 1
 EXTRA_CLEAN = test/unit/*.t test/fuzz/fuzz_proto test/fuzz/fuzz_hba \
 	test/fuzz/fuzz_scram test/fuzz/fuzz_proof test/fuzz/fuzz_http \
-	test/fuzz/fuzz_cluster test/fuzz/fuzz_status tmp_check
+	test/fuzz/fuzz_cluster test/fuzz/fuzz_status test/fuzz/fuzz_msg_track \
+	tmp_check
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -53,7 +54,7 @@ test/fuzz/fuzz_%: test/fuzz/fuzz_%.c $(PURE)
 		-I$(srcdir)/include -o $@ $^ -lssl -lcrypto
 
 FUZZ_SECONDS ?= 30
-FUZZERS = proto hba scram proof http cluster status
+FUZZERS = proto hba scram proof http cluster status msg_track
 fuzz: $(addprefix test/fuzz/fuzz_,$(FUZZERS))
 	@for f in $(FUZZERS); do \
 		scratch=$$(mktemp -d); \

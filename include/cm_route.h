@@ -10,6 +10,8 @@
 #ifndef CM_ROUTE_H
 #define CM_ROUTE_H
 
+#include "lib/ilist.h"
+
 #include "cm_listener.h"
 #include "cm_shmem.h"
 
@@ -27,5 +29,26 @@ extern const char *cm_route_no_leader_reason(void);
 extern int cm_route_self_node(void);
 extern const CmPeer *cm_route_peer(int node);
 extern bool cm_route_is_peer_address(const struct sockaddr_storage *addr);
+
+/*
+ * A target that sessions of this worker went to, shared by all of them:
+ * whether the routing state still sends the port's sessions there.  When
+ * it stops, those sessions are fenced (session.c).
+ */
+typedef struct CmRouteHold
+{
+	dlist_node node;
+	CmPortKind port;
+	int refs;
+	bool current;
+	CmTarget target;
+} CmRouteHold;
+
+extern CmRouteHold *cm_route_hold(CmPortKind port, const CmTarget *target);
+extern void cm_route_unhold(CmRouteHold *hold);
+extern bool cm_route_judge_holds(void);
+extern int64 cm_route_valid_until(void);
+extern void cm_route_fence_reason(const CmRouteHold *hold, char *message,
+								  size_t mlen, char *detail, size_t dlen);
 
 #endif /* CM_ROUTE_H */

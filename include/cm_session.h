@@ -16,6 +16,7 @@
 
 #include "cm_event.h"
 #include "cm_listener.h"
+#include "cm_msg_track.h"
 #include "cm_shmem.h"
 #include "cm_stream.h"
 
@@ -82,13 +83,18 @@ typedef struct CmSession
 	bool counts_server; /* holds one of servers */
 	int slot;			/* session slot index, -1 if none */
 	int conn_row;		/* its row in cm_stats.h's table, -1 if none */
+	bool fencing;		/* target no longer current: ending at a boundary */
 	CmLogin *login;		/* until the relay starts */
+	struct CmRouteHold *hold; /* its target, from routing on (cm_route.h) */
+	CmMsgTrack to_server;	  /* relaying: the client's messages */
+	CmMsgTrack to_client;	  /* relaying: the server's messages */
 } CmSession;
 
 /* the worker's side */
 extern void
 cm_session_accept(int fd, CmPortKind port, const struct sockaddr_storage *addr);
 extern void cm_session_routing_changed(void);
+extern void cm_session_fence_expired(void);
 extern void cm_session_free_closed(void);
 extern void cm_session_close_all(void);
 extern int cm_session_pre_startup_count(void);

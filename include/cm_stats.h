@@ -73,6 +73,7 @@ cm_conn_failed(struct CmSession *s, const char *sqlstate, const char *message);
 extern void cm_conn_target(struct CmSession *s);
 extern void cm_conn_relaying(struct CmSession *s);
 extern void cm_conn_close(struct CmSession *s);
+extern void cm_conn_ended(struct CmSession *s, const char *how);
 
 /* Backends: this session is locked read-only (readonly.c). */
 extern void cm_stats_note_read_only(void);

@@ -62,7 +62,8 @@ typedef enum CmCounter
 	CM_C_CANCELS_FORWARDED, /* matched a session here: sent to its server */
 	CM_C_CANCELS_UNMATCHED, /* reached nothing */
 	CM_C_CANCELS_RELAYED,	/* sent on to the node its process id names */
-	CM_C_REFUSED,			/* + CmRefusal */
+	CM_C_FENCED,  /* sessions ended: their target stopped being current */
+	CM_C_REFUSED, /* + CmRefusal */
 	CM_C_AUTH_OK = CM_C_REFUSED + CM_REFUSALS,		   /* + method */
 	CM_C_AUTH_FAILED = CM_C_AUTH_OK + CM_AUTH_METHODS, /* + method */
 	CM_COUNTERS = CM_C_AUTH_FAILED + CM_AUTH_METHODS

@@ -31,6 +31,14 @@ for (1 .. 100)
 	usleep(100_000);
 }
 is("$status $body", '200 true', 'is-live: 200 true');
+# the standby's monitor opens its port on its own schedule
+for (1 .. 100)
+{
+	($status, $body) = cm_http($shttp, '/connection/is-live');
+	last if $status;
+	usleep(100_000);
+}
+is("$status $body", '200 true', 'standby is-live: 200 true');
 
 # Health answers follow each node's routing.
 my @cases = (

@@ -485,6 +485,19 @@ cm_conn_relaying(CmSession *s)
 	}
 }
 
+/* How a relaying session ends, when the sockets alone cannot tell. */
+void
+cm_conn_ended(CmSession *s, const char *how)
+{
+	ConnRow *r = row_of(s);
+
+	if (r == NULL || r->ended[0])
+		return;
+	row_begin(r);
+	strlcpy(r->ended, how, sizeof(r->ended));
+	row_end(r);
+}
+
 void
 cm_conn_close(CmSession *s)
 {

@@ -131,3 +131,147 @@ cm_route_is_peer_address(const struct sockaddr_storage *addr)
 			return true;
 	return false;
 }
+
+/* ------------------------------------------------------------------------
+ * Targets held by open sessions
+ * ------------------------------------------------------------------------
+ */
+
+static dlist_head holds = DLIST_STATIC_INIT(holds);
+
+static bool
+same_target(const CmTarget *a, const CmTarget *b)
+{
+	return a->valid && b->valid && a->addrlen == b->addrlen &&
+		   memcmp(&a->addr, &b->addr, a->addrlen) == 0 &&
+		   strcmp(a->name, b->name) == 0 && strcmp(a->node, b->node) == 0;
+}
+
+/*
+ * Whether the routing state still sends the port's sessions to target: a
+ * read-write target while it is the write leader and the monitor vouches
+ * for it; a read-only one while it is in the pool or the single read-only
+ * target (the leader, as the fallback, included).
+ */
+static bool
+route_current(CmPortKind port, const CmTarget *target, int64 now)
+{
+	if (port == CM_PORT_READ_ONLY)
+	{
+		for (int i = 0; i < routing.ro_pool_size; i++)
+			if (same_target(&routing.ro_pool[i], target))
+				return true;
+		return same_target(&routing.read_only, target);
+	}
+	return same_target(&routing.read_write, target) &&
+		   (routing.valid_until == 0 || now < routing.valid_until);
+}
+
+/* The hold of target for a new session; NULL when out of memory. */
+CmRouteHold *
+cm_route_hold(CmPortKind port, const CmTarget *target)
+{
+	dlist_iter iter;
+	CmRouteHold *h;
+
+	dlist_foreach (iter, &holds)
+	{
+		h = dlist_container(CmRouteHold, node, iter.cur);
+		if (h->port == port && h->current && same_target(&h->target, target))
+		{
+			h->refs++;
+			return h;
+		}
+	}
+	h = malloc(sizeof(CmRouteHold));
+	if (h == NULL)
+		return NULL;
+	h->port = port;
+	h->refs = 1;
+	h->current = true;
+	h->target = *target;
+	dlist_push_tail(&holds, &h->node);
+	return h;
+}
+
+void
+cm_route_unhold(CmRouteHold *hold)
+{
+	if (hold == NULL || --hold->refs > 0)
+		return;
+	dlist_delete(&hold->node);
+	free(hold);
+}
+
+/*
+ * Re-judges every held target against the routing state and the clock;
+ * true when one is no longer current (its sessions are to be fenced).  A
+ * hold that stopped being current never becomes current again: a session
+ * fenced once is ended, and new sessions take a new hold.
+ */
+bool
+cm_route_judge_holds(void)
+{
+	dlist_iter iter;
+	int64 now = cm_now_ms();
+	bool any = false;
+
+	dlist_foreach (iter, &holds)
+	{
+		CmRouteHold *h = dlist_container(CmRouteHold, node, iter.cur);
+
+		if (h->current && !route_current(h->port, &h->target, now))
+			h->current = false;
+		any |= !h->current;
+	}
+	return any;
+}
+
+/* When the read-write routing runs out unless renewed; 0: never. */
+int64
+cm_route_valid_until(void)
+{
+	return routing.read_write.valid ? routing.valid_until : 0;
+}
+
+/* The name a target goes by in messages: its node's, or host:port. */
+static const char *
+target_label(const CmTarget *t)
+{
+	return t->node[0] != '\0' ? t->node : t->name;
+}
+
+/* What a fenced session of hold is told: message and detail. */
+void
+cm_route_fence_reason(const CmRouteHold *hold, char *message, size_t mlen,
+					  char *detail, size_t dlen)
+{
+	const CmTarget *t = &hold->target;
+	const CmTarget *now = &routing.read_write;
+
+	if (hold->port == CM_PORT_READ_ONLY)
+	{
+		snprintf(message, mlen,
+				 "terminating connection because node \"%s\" left the read-only pool",
+				 target_label(t));
+		snprintf(detail, dlen, "%s",
+				 routing.read_only_reason[0] != '\0'
+					 ? routing.read_only_reason
+					 : "The monitor no longer sends read-only sessions there.");
+		return;
+	}
+	if (now->valid && !same_target(now, t) &&
+		(routing.valid_until == 0 || cm_now_ms() < routing.valid_until))
+	{
+		snprintf(message, mlen,
+				 "terminating connection because the write leader changed");
+		snprintf(detail, dlen,
+				 "Node \"%s\" is the write leader now; this session was on node \"%s\".",
+				 target_label(now), target_label(t));
+		return;
+	}
+	snprintf(message, mlen,
+			 "terminating connection because node \"%s\" is no longer the write leader",
+			 target_label(t));
+	snprintf(detail, dlen, "%s", cm_route_no_leader_reason());
+}

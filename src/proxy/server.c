@@ -497,35 +497,6 @@ server_note_parameter(CmSession *s, const uint8 *msg, uint32 total)
 }
 
 /*
- * ReadyForQuery came: what the client sent meanwhile goes on now.  The
- * bytes are taken first: a session that has no room for them ends, and
- * its login state with it.
- */
-static void
-server_release_held(CmSession *s)
-{
-	uint8 *held = s->login->held;
-	uint32 len = s->login->held_len;
-
-	if (held == NULL)
-		return;
-	s->login->held = NULL;
-	s->login->held_len = 0;
-	cm_session_send_server(s, held, len);
-	explicit_bzero(held, len);
-	free(held);
-}
-
-/* ReadyForQuery ended the login: bytes flow both ways from now on. */
-static void
-server_relay_begins(CmSession *s)
-{
-	(void) cm_stream_pass_all(&s->server);
-	server_release_held(s);
-	cm_session_relay(s);
-}
-
-/*
  * ReadyForQuery on the read-only port, but the server never said the lock
  * is on: its connection_manager is missing, and the session must not go.
  */
@@ -585,7 +556,7 @@ server_login_message(CmSession *s, char type, uint8 *msg, uint32 total)
 	}
 	cm_stream_pass(&s->server, total);
 	if (type == 'Z')
-		server_relay_begins(s);
+		cm_session_relay(s);
 }
 
 /* Inspects the server's messages while the session logs in, whole ones. */

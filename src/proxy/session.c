@@ -139,6 +139,9 @@ session_close(CmSession *s)
 {
 	if (s->state == CM_SS_CLOSED)
 		return;
+	/* a Terminate ends it, whichever socket closes first */
+	if (s->to_server.type == 'X' && cm_msg_track_at_boundary(&s->to_server))
+		cm_conn_ended(s, "the client disconnected");
 	cm_conn_close(s);
 	cm_stream_close(&s->client);
 	cm_stream_close(&s->server);
@@ -152,6 +155,8 @@ session_close(CmSession *s)
 	if (s->slot >= 0)
 		cm_slot_release(s->slot);
 	s->slot = -1;
+	cm_route_unhold(s->hold);
+	s->hold = NULL;
 	session_login_end(s);
 	s->state = CM_SS_CLOSED;
 	dlist_delete(&s->node);
@@ -183,10 +188,11 @@ session_queue_error(CmSession *s, const char *sqlstate, const char *message,
 }
 
 /*
- * Ends a session that has not reached the relay with a FATAL error the
- * client can read, then closes it once that is sent.  A partial message
- * from the server that was still being inspected is dropped: the client
- * must see whole messages only.
+ * Ends a session with a FATAL error the client can read, then closes it
+ * once that is sent: before the relay, or relaying when what the client
+ * got of the server's ends with a whole message (else it is just closed).
+ * A partial message from the server that was still being inspected is
+ * dropped: the client must see whole messages only.
  */
 static void
 session_fail(CmSession *s, const char *sqlstate, const char *message,
@@ -196,7 +202,8 @@ session_fail(CmSession *s, const char *sqlstate, const char *message,
 	if (s->login != NULL)
 		cm_hash_forget(&s->login->hash_job);
 	cm_stream_close(&s->server);
-	if (s->state == CM_SS_RELAY || s->client.watch.fd < 0)
+	if ((s->state == CM_SS_RELAY && !cm_msg_track_at_boundary(&s->to_client)) ||
+		s->client.watch.fd < 0)
 	{
 		session_close(s);
 		return;
@@ -262,7 +269,7 @@ session_update_interest(CmSession *s)
 	if (s->state == CM_SS_CLOSED)
 		return;
 	reading = s->state == CM_SS_STARTUP || s->state == CM_SS_AUTH ||
-			  s->state == CM_SS_RELAY;
+			  (s->state == CM_SS_RELAY && !s->fencing);
 	if (reading && cm_stream_has_room(&s->client))
 		client |= CM_EV_READ;
 	if (cm_stream_has_output(&s->server))
@@ -408,6 +415,12 @@ session_route(CmSession *s)
 	switch (cm_route_choose(s->port, &s->login->target, &reason))
 	{
 		case CM_ROUTE_TARGET:
+			s->hold = cm_route_hold(s->port, &s->login->target);
+			if (s->hold == NULL)
+			{
+				session_fail(s, "53200", "out of memory", NULL);
+				return;
+			}
 			cm_server_connect(s);
 			return;
 		case CM_ROUTE_REFUSED:
@@ -436,12 +449,89 @@ cm_session_authenticated(CmSession *s)
 	session_route(s);
 }
 
-/* The routing state changed: sessions waiting for a leader try again. */
+/*
+ * The session's target is no longer where its port sends sessions: nothing
+ * more of the client's reaches the server, and the session ends with a
+ * FATAL error at once when the client got the server's messages whole, or
+ * once the message on its way is (within the closing grace).
+ */
+static void
+session_fence(CmSession *s)
+{
+	char message[256];
+	char detail[CM_REASON_LEN + 128];
+	const char *more = NULL;
+
+	cm_route_fence_reason(s->hold, message, sizeof(message), detail,
+						  sizeof(detail));
+	if (s->state != CM_SS_RELAY)
+	{
+		session_fail(s, "57P01", message, detail);
+		return;
+	}
+	cm_stream_clear(&s->client);
+	if (!cm_msg_track_at_boundary(&s->to_client))
+	{
+		if (!s->fencing)
+		{
+			s->fencing = true;
+			cm_session_deadline_after(s, CM_CLOSING_GRACE_MS);
+			session_update_interest(s);
+		}
+		return;
+	}
+	if (cm_msg_track_waiting(&s->to_server, &s->to_client))
+		more = " The outcome of the statement in progress is unknown.";
+	else if (s->to_client.status != 'I')
+		more = " Its open transaction is rolled back.";
+	if (more != NULL)
+		strlcat(detail, more, sizeof(detail));
+	cm_conn_ended(s, message);
+	session_fail(s, "57P01", message, detail);
+}
+
+/*
+ * Ends the sessions whose target is no longer current, and logs how many
+ * once per port.
+ */
+static void
+session_fence_stale(void)
+{
+	dlist_mutable_iter iter;
+	int fenced[CM_PORT_KINDS] = {0};
+
+	if (!cm_route_judge_holds())
+		return;
+	dlist_foreach_modify (iter, &sessions)
+	{
+		CmSession *s = dlist_container(CmSession, node, iter.cur);
+
+		if (s->hold == NULL || s->hold->current || s->fencing ||
+			s->state == CM_SS_CLOSING || s->state == CM_SS_CLOSED)
+			continue;
+		fenced[s->port]++;
+		cm_stat_add(s->port, CM_C_FENCED, 1);
+		session_fence(s);
+	}
+	for (int port = 0; port < CM_PORT_KINDS; port++)
+		if (fenced[port] > 0)
+			ereport(LOG,
+					(errmsg("connection_manager: ending %d %s session(s) whose target is no longer current",
+							fenced[port],
+							port == CM_PORT_READ_ONLY ? "read-only"
+													  : "read-write")));
+}
+
+/*
+ * The routing state changed: open sessions whose target is no longer
+ * current are fenced, and sessions waiting for a leader try again.
+ */
 void
 cm_session_routing_changed(void)
 {
 	dlist_mutable_iter iter;
 
+	session_fence_stale();
 	dlist_foreach_modify (iter, &sessions)
 	{
 		CmSession *s = dlist_container(CmSession, node, iter.cur);
@@ -451,16 +541,82 @@ cm_session_routing_changed(void)
 	}
 }
 
-/* ReadyForQuery ended the login: bytes flow both ways from now on. */
+/* The monitor did not renew the read-write routing in time. */
+void
+cm_session_fence_expired(void)
+{
+	session_fence_stale();
+}
+
+/*
+ * Passes on what a relayed side sent, message boundaries tracked; with
+ * stop_at_end, only up to the end of the message on its way.  False when
+ * the side broke the protocol's framing (the session has then ended).
+ */
+static bool
+session_track(CmSession *s, CmStream *st, bool stop_at_end)
+{
+	bool from_client = st == &s->client;
+	CmMsgTrack *t = from_client ? &s->to_server : &s->to_client;
+	uint32 len;
+	uint8 *p = cm_stream_unscanned(st, &len);
+	uint32 took;
+
+	if (len == 0)
+		return true;
+	took = (uint32) cm_msg_track_scan(t, p, len, stop_at_end);
+	cm_stream_pass(st, took);
+	cm_stat_add(s->port, from_client ? CM_C_BYTES_IN : CM_C_BYTES_OUT, took);
+	if (!t->broken)
+		return true;
+	if (from_client)
+		session_fail(s, "08P01", "invalid message length", NULL);
+	else
+	{
+		ereport(LOG,
+				(errmsg("connection_manager: a server sent an invalid message length"),
+				 errdetail("The session was closed.")));
+		session_close(s);
+	}
+	return false;
+}
+
+/*
+ * ReadyForQuery ended the login: bytes flow both ways from now on, first
+ * what the server sent behind it and what the client sent meanwhile.
+ */
 void
 cm_session_relay(CmSession *s)
 {
+	uint8 *held;
+	uint32 held_len;
+
 	if (s->state == CM_SS_CLOSED)
 		return;
+	cm_msg_track_init(&s->to_server, false);
+	cm_msg_track_init(&s->to_client, true);
 	s->state = CM_SS_RELAY;
 	cm_conn_relaying(s);
 	session_no_deadline(s);
+	held = s->login->held;
+	held_len = s->login->held_len;
+	s->login->held = NULL;
+	s->login->held_len = 0;
 	session_login_end(s);
+	if (!session_track(s, &s->server, false))
+		goto out;
+	if (held != NULL)
+	{
+		(void) cm_msg_track_scan(&s->to_server, held, held_len, false);
+		if (s->to_server.broken)
+			session_fail(s, "08P01", "invalid message length", NULL);
+		else
+			session_queue(s, &s->client, held, held_len);
+	}
+out:
+	if (held != NULL)
+		explicit_bzero(held, held_len);
+	free(held);
 }
 
 /* ------------------------------------------------------------------------
@@ -523,10 +679,30 @@ session_input(CmSession *s, CmStream *st, CmStream *peer)
 		cm_server_scan_login(s);
 		return;
 	}
-	cm_stat_add(s->port, from_client ? CM_C_BYTES_IN : CM_C_BYTES_OUT,
-				cm_stream_pass_all(st));
-	if (s->state == CM_SS_RELAY && peer->watch.fd >= 0 &&
-		!cm_stream_forward(st, peer))
+	if (s->state != CM_SS_RELAY)
+	{
+		cm_stat_add(s->port, from_client ? CM_C_BYTES_IN : CM_C_BYTES_OUT,
+					cm_stream_pass_all(st));
+		return;
+	}
+	if (from_client && s->fencing)
+	{
+		cm_stream_clear(st);
+		return;
+	}
+	if (!session_track(s, st, s->fencing))
+		return;
+	if (s->fencing)
+	{
+		/* the message on its way is whole: nothing after it goes */
+		if (cm_msg_track_at_boundary(&s->to_client))
+		{
+			cm_stream_drop_unscanned(st);
+			session_fence(s);
+			return;
+		}
+	}
+	if (peer->watch.fd >= 0 && !cm_stream_forward(st, peer))
 		session_close(s);
 }
 

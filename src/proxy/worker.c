@@ -82,12 +82,33 @@ static uint64 pre_startup_evicted_logged;
 static int64 next_eviction_log_ms;
 static CmTimer eviction_log_timer;
 
-/* The monitor published a new routing state: waiting sessions try it. */
+/* When the read-write routing runs out unless the monitor renews it. */
+static CmTimer routing_expiry_timer;
+
+static void
+routing_expired(void *arg)
+{
+	(void) arg;
+	cm_session_fence_expired();
+}
+
+/*
+ * The monitor published a new routing state: sessions whose target it no
+ * longer names are fenced, waiting sessions try it, and the routing's end
+ * is watched for, in case no renewal comes.
+ */
 static void
 refresh_routing(void)
 {
-	if (cm_route_refresh())
-		cm_session_routing_changed();
+	int64 until;
+
+	if (!cm_route_refresh())
+		return;
+	cm_session_routing_changed();
+	until = cm_route_valid_until();
+	/* armed since start: moving it needs no memory */
+	(void) cm_timer_set(&routing_expiry_timer,
+						until > 0 ? until : CM_TIMER_NEVER);
 }
 
 /*
@@ -340,6 +361,9 @@ cm_proxy_main(Datum arg)
 		ereport(FATAL,
 				(errmsg("connection_manager: could not create an epoll set: %m")));
 	cm_timer_init(&eviction_log_timer, log_evictions, NULL);
+	cm_timer_init(&routing_expiry_timer, routing_expired, NULL);
+	if (!cm_timer_set(&routing_expiry_timer, CM_TIMER_NEVER))
+		ereport(FATAL, (errmsg("connection_manager: out of memory")));
 	watch_worker_fds();
 	open_listeners();
 	if (!cm_hash_start())

@@ -71,6 +71,10 @@ ports_part(CmText *t, const CmStatusView *v)
 						   "reason=\"%s\"} %" PRIu64 "\n",
 						   port_labels[p], cm_refusal_name((CmRefusal) r),
 						   v->ports[p].c[CM_C_REFUSED + r]);
+	port_family(t, v, "sessions_fenced_total",
+				"Sessions ended because their node stopped being the write "
+				"leader or left the read-only pool.",
+				CM_C_FENCED);
 	port_family(t, v, "server_connections_active",
 				"Server connections open now.", PORT_SERVERS);
 	port_family(t, v, "server_connections_total", "Server connections opened.",

@@ -171,9 +171,10 @@ port_json(CmText *t, const CmPortStats *p)
 	}
 	cm_text_printf(t,
 				   "},\"cancels\":{\"forwarded\":%" PRIu64
-				   ",\"unmatched\":%" PRIu64 ",\"relayed\":%" PRIu64 "}}",
+				   ",\"unmatched\":%" PRIu64 ",\"relayed\":%" PRIu64
+				   "},\"fenced\":%" PRIu64 "}",
 				   c[CM_C_CANCELS_FORWARDED], c[CM_C_CANCELS_UNMATCHED],
-				   c[CM_C_CANCELS_RELAYED]);
+				   c[CM_C_CANCELS_RELAYED], c[CM_C_FENCED]);
 }
 
 void

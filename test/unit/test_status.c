@@ -243,6 +243,7 @@ awkward_view(void)
 	strcpy(v->counters[0].key, "q\"uote");
 	v->counters[0].total[0] = 7;
 	v->ports[0].c[CM_C_AUTH_OK + 4] = 3;
+	v->ports[1].c[CM_C_FENCED] = 5;
 	return v;
 }
 
@@ -293,6 +294,7 @@ test_bodies(void)
 	ok(strstr(t.data, "\"scram-sha-256\":{\"succeeded\":3,\"failed\":0}") != NULL,
 	   "/status: authentications by method");
 	ok(strstr(t.data, "\"last_ms\":null") != NULL, "/status: no probe yet");
+	ok(strstr(t.data, "},\"fenced\":5}") != NULL, "/status: fenced sessions");
 	cm_text_free(&t);
 
 	cm_text_init(&t, 1 << 20);
@@ -312,6 +314,9 @@ test_bodies(void)
 	ok(strstr(t.data, "# TYPE connection_manager_probe_duration_seconds "
 					  "histogram\n") != NULL,
 	   "metrics: the probe histogram");
+	ok(strstr(t.data, "connection_manager_sessions_fenced_total{port="
+					  "\"read_only\"} 5\n") != NULL,
+	   "metrics: fenced sessions by port");
 	{
 		/* every sample line belongs to a family announced before it */
 		char *copy = strdup(t.data);
