@@ -88,7 +88,33 @@ sub set_nodes
 			  . $n->port
 		} @all);
 	$node->append_conf('postgresql.conf', "connection_manager.nodes = '$list'\n");
-	$node->reload;
+	# a reload without pg_ctl, which would keep us from watching the
+	# sessions meanwhile
+	kill 'HUP', $node->{_pid};
+	return;
+}
+
+# Immediate shutdown of the nodes, without waiting for it (pg_ctl stop
+# would keep us from watching the sessions meanwhile); stopped() waits.
+sub stop_now
+{
+	kill 'QUIT', map { $_->{_pid} } @_;
+	return;
+}
+
+sub stopped
+{
+	for my $node (@_)
+	{
+		my $pid = $node->{_pid};
+		for (1 .. 150)
+		{
+			last unless kill 0, $pid;
+			usleep(100_000);
+		}
+		ok(!kill(0, $pid), $node->name . ' has stopped');
+		$node->{_pid} = undef;
+	}
 	return;
 }
 
@@ -286,7 +312,7 @@ caught_up($pg1, $pg2, $pg3);
 ok(votes_for($pg1, @all), 'every node votes for pg1');
 my $d0 = open_three($pg1, $pg1, 'd0');
 my $offset = -s $pg1->logfile;
-$_->stop('immediate') for ($pg3, $pg2);
+stop_now($pg3, $pg2);
 is(cm_wire_ended([ values %$d0 ], 15), 3, 'timeout 0: every session has ended');
 fenced($d0, 'terminating connection because node "pg1" is no longer the write leader',
 	qr/^this connection manager reaches 1 of the 3 nodes, not a majority/,
@@ -299,6 +325,7 @@ check_delays('consensus lost, timeout 0', fence_delays($t_change // 0, values %$
 is(cm_wire_open($pg1->{cm_rw_port})->login, '57P03 no write leader is available',
 	'new read-write sessions are refused with 57P03');
 cannot_write($d0, 'd0', 'consensus lost, timeout 0', $pg1);
+stopped($pg2, $pg3);
 
 $_->start for ($pg2, $pg3);
 is(cm_psql_until($pg1->{cm_rw_port}, $where, qr/^$p1\|f$/), "$p1|f",
@@ -312,7 +339,7 @@ caught_up($pg1, $pg2, $pg3);
 ok(votes_for($pg1, @all), 'every node votes for pg1 again');
 my $d3 = open_three($pg1, $pg1, 'd3');
 $offset = -s $pg1->logfile;
-$_->stop('immediate') for ($pg3, $pg2);
+stop_now($pg3, $pg2);
 my $t_lost = cm_log_time_until($pg1,
 	qr/reaches 1 of the 3 nodes, not a majority\n.*DETAIL:  Read-write sessions go on as before for up to 3000 ms/,
 	$offset);
@@ -333,6 +360,7 @@ cmp_ok(min(@d), '>=', 3 - 0.05, 'timeout 3 s: not before the timeout');
 cmp_ok(max(@d), '<', 3 + $probe_ms / 1000 + $fence_bound,
 	'timeout 3 s: within a probe interval after it');
 cannot_write($d3, 'd3', 'consensus lost, timeout 3 s', $pg1);
+stopped($pg2, $pg3);
 $_->start for ($pg2, $pg3);
 is(cm_psql_until($pg1->{cm_rw_port}, $where, qr/^$p1\|f$/), "$p1|f",
 	'the nodes back again: read-write sessions work again');
