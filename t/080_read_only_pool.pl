@@ -129,7 +129,19 @@ is(count_of($ports, $p3), 4, 'all 4 new read-only sessions go to the less loaded
   or diag("landed on: @$ports");
 $_->quit for @$held, @$direct;
 
-# A lagging standby leaves the pool.
+# A lagging standby leaves the pool, and its open read-only sessions end.
+my $on_p2;
+for (1 .. 12)
+{
+	my $s = cm_background_psql($ro);
+	if ($s->query('select inet_server_port()') eq $p2)
+	{
+		$on_p2 = $s;
+		last;
+	}
+	$s->quit;
+}
+ok($on_p2, 'a read-only session is open on pg2');
 $primary->append_conf('postgresql.conf',
 	"connection_manager.read_only_max_lag = '64kB'\n");
 $primary->reload;
@@ -139,6 +151,12 @@ $primary->safe_psql('postgres', 'insert into t select generate_series(1, 20000)'
 $primary->wait_for_catchup($s3);
 ok(pool_is(qr/read-only sessions go to the standbys pg3\n/, $offset),
 	'pg2, paused over read_only_max_lag, leaves the pool');
+ok(pool_is(qr/ending 1 read-only session\(s\) whose target is no longer current/, $offset),
+	'the worker ends the session open on pg2');
+$on_p2->query('select 1');
+like($on_p2->{err},
+	qr/FATAL:  terminating connection because node "pg2" left the read-only pool/,
+	'the session on pg2 got 57P01 naming the node that left the pool');
 ($held, $ports) = hold_sessions($ro, 4);
 is(count_of($ports, $p3), 4, 'every read-only session goes to pg3')
   or diag("landed on: @$ports");
@@ -153,6 +171,9 @@ is(cm_psql_until($ro,
 	"$p1|on", 'no standby within the lag: read-only sessions go to the leader, locked');
 my ($rc, $out, $err) = cm_psql($ro, 'insert into t values (1)');
 like($err, qr/25006/, 'the fallback session cannot write');
+my $on_leader = cm_background_psql($ro);
+is($on_leader->query('select inet_server_port()'), $p1,
+	'a read-only session held on the leader');
 $primary->append_conf('postgresql.conf',
 	"connection_manager.read_only_fallback = refuse\n");
 $primary->reload;
@@ -170,6 +191,10 @@ ok(pool_is(qr/read-only sessions go to the standbys pg2, pg3\n/, $offset),
 	'caught up: both standbys are back in the pool');
 like(cm_psql_until($ro, 'select inet_server_port()', qr/^($p2|$p3)$/),
 	qr/^($p2|$p3)$/, 'and read-only sessions go to the standbys again');
+is($on_leader->query('select 1'), '1',
+	'the read-only session on the leader stays while the pool changes')
+  or diag($on_leader->{err});
+$on_leader->quit;
 
 # A stopped standby leaves the pool.
 $offset = -s $primary->logfile;
@@ -185,12 +210,18 @@ $_->quit for @$held;
 my ($monitor) = map { /^\s*(\d+)\s+.*connection_manager monitor/ ? $1 : () }
   split /\n/, `ps -o pid=,args= --ppid $primary->{_pid}`;
 ok($monitor, 'the monitor process is found');
+my $rw_open = cm_background_psql($primary->{cm_rw_port});
+is($rw_open->query('select 1'), '1', 'a read-write session is open');
 kill 'STOP', $monitor;
 usleep(2_000_000);
 ($rc, $out, $err) = cm_psql($primary->{cm_rw_port}, 'select 1');
 like($err,
 	qr/FATAL:  no write leader is available\nDETAIL:  the monitor has not confirmed the write leader recently/,
 	'a stopped monitor: read-write sessions are refused once its state expires');
+$rw_open->query('select 1');
+like($rw_open->{err},
+	qr/FATAL:  terminating connection because node "pg1" is no longer the write leader\nDETAIL:  the monitor has not confirmed the write leader recently/,
+	'and the session open through it is ended when the routing expires');
 kill 'CONT', $monitor;
 is(cm_psql_until($primary->{cm_rw_port}, 'select inet_server_port()', qr/^$p1$/),
 	$p1, 'the monitor back: read-write sessions flow again');

@@ -147,11 +147,20 @@ same_target(const CmTarget *a, const CmTarget *b)
 		   strcmp(a->name, b->name) == 0 && strcmp(a->node, b->node) == 0;
 }
 
+/* Whether target is the write leader and the monitor vouches for it. */
+static bool
+route_is_leader(const CmTarget *target, int64 now)
+{
+	return same_target(&routing.read_write, target) &&
+		   (routing.valid_until == 0 || now < routing.valid_until);
+}
+
 /*
  * Whether the routing state still sends the port's sessions to target: a
- * read-write target while it is the write leader and the monitor vouches
- * for it; a read-only one while it is in the pool or the single read-only
- * target (the leader, as the fallback, included).
+ * read-write target while it is the write leader; a read-only one while it
+ * is in the pool, the single read-only target, or the write leader (a
+ * session the fallback sent there reads the freshest data there is, and
+ * standbys joining the pool do not end it).
  */
 static bool
 route_current(CmPortKind port, const CmTarget *target, int64 now)
@@ -161,10 +170,10 @@ route_current(CmPortKind port, const CmTarget *target, int64 now)
 		for (int i = 0; i < routing.ro_pool_size; i++)
 			if (same_target(&routing.ro_pool[i], target))
 				return true;
-		return same_target(&routing.read_only, target);
+		return same_target(&routing.read_only, target) ||
+			   route_is_leader(target, now);
 	}
-	return same_target(&routing.read_write, target) &&
-		   (routing.valid_until == 0 || now < routing.valid_until);
+	return route_is_leader(target, now);
 }
 
 /* The hold of target for a new session; NULL when out of memory. */

@@ -258,24 +258,35 @@ session_drain_and_close(CmSession *s)
 	session_close(s);
 }
 
+/*
+ * Whether the state reads what a side sends.  The client is not read from
+ * authentication until the relay: what it sent meanwhile waits (held, in
+ * the socket, or decrypted in OpenSSL) and goes on behind the held bytes,
+ * message boundaries tracked.
+ */
+static bool
+session_reads(const CmSession *s, const CmStream *st)
+{
+	if (st == &s->client)
+		return s->state == CM_SS_STARTUP || s->state == CM_SS_AUTH ||
+			   (s->state == CM_SS_RELAY && !s->fencing);
+	return s->state == CM_SS_LOGIN || s->state == CM_SS_RELAY;
+}
+
 /* What each socket waits for, from the state and the buffers. */
 static void
 session_update_interest(CmSession *s)
 {
 	uint32 client = 0;
 	uint32 server = 0;
-	bool reading;
 
 	if (s->state == CM_SS_CLOSED)
 		return;
-	reading = s->state == CM_SS_STARTUP || s->state == CM_SS_AUTH ||
-			  (s->state == CM_SS_RELAY && !s->fencing);
-	if (reading && cm_stream_has_room(&s->client))
+	if (session_reads(s, &s->client) && cm_stream_has_room(&s->client))
 		client |= CM_EV_READ;
 	if (cm_stream_has_output(&s->server))
 		client |= CM_EV_WRITE;
-	if ((s->state == CM_SS_LOGIN || s->state == CM_SS_RELAY) &&
-		cm_stream_has_room(&s->server))
+	if (session_reads(s, &s->server) && cm_stream_has_room(&s->server))
 		server |= CM_EV_READ;
 	if (s->state == CM_SS_CONNECTING || cm_stream_has_output(&s->client))
 		server |= CM_EV_WRITE;
@@ -507,8 +518,21 @@ session_fence_stale(void)
 		CmSession *s = dlist_container(CmSession, node, iter.cur);
 
 		if (s->hold == NULL || s->hold->current || s->fencing ||
-			s->state == CM_SS_CLOSING || s->state == CM_SS_CLOSED)
+			s->state == CM_SS_CLOSED)
 			continue;
+		if (s->state == CM_SS_CLOSING)
+		{
+			/*
+			 * Draining after the client left: what it sent last must not
+			 * reach the stale target either.
+			 */
+			if (cm_stream_has_output(&s->client))
+			{
+				cm_stream_clear(&s->client);
+				session_update_interest(s);
+			}
+			continue;
+		}
 		fenced[s->port]++;
 		cm_stat_add(s->port, CM_C_FENCED, 1);
 		session_fence(s);
@@ -732,9 +756,11 @@ session_on_stream(CmSession *s, CmStream *st, CmStream *peer, uint32 events)
 			cm_client_tls_begin(s, NULL, 0);
 		return;
 	}
-	if (s->state == CM_SS_CLOSING)
-		return; /* bytes OpenSSL already decrypted are read whatever epoll says */
-	if (!cm_stream_should_read(st, events))
+	/*
+	 * Bytes OpenSSL already decrypted are read whatever epoll says, but
+	 * only in a state that reads the side.
+	 */
+	if (!session_reads(s, st) || !cm_stream_should_read(st, events))
 		return;
 	if (!cm_stream_read(st))
 	{
