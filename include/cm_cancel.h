@@ -17,6 +17,7 @@
 
 extern void cm_cancel_request(CmPortKind port, int32 pid, int32 key,
 							  const struct sockaddr_storage *from);
+extern void cm_cancel_session(int slot);
 extern void cm_cancel_free_done(void);
 
 #endif /* CM_CANCEL_H */

@@ -22,5 +22,8 @@ extern void cm_slot_set_server_key(int slot, int32 server_pid, int32 server_key,
 extern bool
 cm_slot_cancel_target(int slot, int32 client_key, struct sockaddr_storage *addr,
 					  socklen_t *addrlen, int32 *server_pid, int32 *server_key);
+extern bool cm_slot_server_target(int slot, struct sockaddr_storage *addr,
+								  socklen_t *addrlen, int32 *server_pid,
+								  int32 *server_key);
 
 #endif /* CM_SLOT_H */

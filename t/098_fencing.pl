@@ -229,6 +229,17 @@ sub cannot_write
 				"select count(*) = 0 from pg_stat_activity where query like '%$tag-txn%' and pid <> pg_backend_pid()"
 			),
 			"$what: the open transaction is gone from " . $node->name);
+		# the fenced pg_sleep is cancelled, not left to run its 30 s
+		my $gone = 0;
+		for (1 .. 50)
+		{
+			$gone = $node->safe_psql('postgres',
+				"select count(*) = 0 from pg_stat_activity where query = 'select pg_sleep(30), ''$tag'''"
+			) eq 't';
+			last if $gone;
+			usleep(100_000);
+		}
+		ok($gone, "$what: the statement in progress is cancelled on " . $node->name);
 		is( $node->safe_psql('postgres',
 				"select count(*) from t where pad like '$tag-%'"),
 			'0',

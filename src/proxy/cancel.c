@@ -150,6 +150,23 @@ cancel_here(int slot, int32 key)
  * A request for another node of the list (peer): relayed, unless it came
  * from a node or too many relays are on their way.
  */
+/*
+ * Cancels the statement the session in slot (of this worker) runs on its
+ * server: a fenced session's last statement should stop where it is, not
+ * run on to its end on a node that no longer leads.
+ */
+void
+cm_cancel_session(int slot)
+{
+	struct sockaddr_storage addr;
+	socklen_t addrlen = 0;
+	int32 server_pid = 0;
+	int32 server_key = 0;
+
+	if (cm_slot_server_target(slot, &addr, &addrlen, &server_pid, &server_key))
+		cancel_send(&addr, addrlen, NULL, 0, server_pid, server_key, false);
+}
+
 static bool
 cancel_relay(const CmPeer *peer, int32 pid, int32 key,
 			 const struct sockaddr_storage *from)

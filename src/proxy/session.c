@@ -20,6 +20,7 @@
 #include "postmaster/postmaster.h"
 
 #include "cm_auth.h"
+#include "cm_cancel.h"
 #include "cm_client.h"
 #include "cm_guc.h"
 #include "cm_hash.h"
@@ -568,7 +569,12 @@ session_fence(CmSession *s)
 		return;
 	}
 	if (cm_msg_track_waiting(&s->to_server, &s->to_client))
+	{
 		more = " The outcome of the statement in progress is unknown.";
+		/* what still runs there is stopped, if it can be */
+		if (s->slot >= 0)
+			cm_cancel_session(s->slot);
+	}
 	else if (s->to_client.status != 'I')
 		more = " Its open transaction is rolled back.";
 	if (more != NULL)

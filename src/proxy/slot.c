@@ -124,3 +124,30 @@ cm_slot_cancel_target(int slot, int32 client_key, struct sockaddr_storage *addr,
 	SpinLockRelease(&s->mutex);
 	return match;
 }
+
+/*
+ * Where the server of this worker's own session in slot is, with the
+ * server's process id and key, for cancelling its statement; false while
+ * the server's key is not known.
+ */
+bool
+cm_slot_server_target(int slot, struct sockaddr_storage *addr,
+					  socklen_t *addrlen, int32 *server_pid, int32 *server_key)
+{
+	CmSessionSlot *s = cm_slot_get(slot);
+	bool known;
+
+	if (s == NULL)
+		return false;
+	SpinLockAcquire(&s->mutex);
+	known = s->in_use && s->server_key_known;
+	if (known)
+	{
+		memcpy(addr, &s->server_addr, s->server_addrlen);
+		*addrlen = s->server_addrlen;
+		*server_pid = s->server_pid;
+		*server_key = s->server_key;
+	}
+	SpinLockRelease(&s->mutex);
+	return known;
+}
