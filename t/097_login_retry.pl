@@ -52,6 +52,7 @@ usleep(1_500_000);
 ok($h->pumpable, 'the client is still waiting, with no error yet');
 $primary->start;
 $h->finish;
+chomp $out;
 is($out, $primary->port,
 	'the login landed on the primary once it was back, and wrote there')
   or diag($err);

@@ -273,8 +273,7 @@ server_queue_startup(CmSession *s)
 	len += (uint32) (plen + tlen);
 	cm_proto_put_u32(out, len);
 	cm_stream_commit(&s->client, len);
-	free(l->startup);
-	l->startup = NULL;
+	/* kept until the relay: a login that leaves its target sends it again */
 	return true;
 }
 
