@@ -131,7 +131,8 @@ $_->quit for @$held, @$direct;
 
 # A lagging standby leaves the pool, and its open read-only sessions end.
 my $on_p2;
-for (1 .. 12)
+# the sessions held on pg2 a moment ago weigh on it until the next probe
+for (1 .. 40)
 {
 	my $s = cm_background_psql($ro);
 	if ($s->query('select inet_server_port()') eq $p2)
@@ -140,6 +141,7 @@ for (1 .. 12)
 		last;
 	}
 	$s->quit;
+	usleep(250_000);
 }
 ok($on_p2, 'a read-only session is open on pg2');
 $primary->append_conf('postgresql.conf',
