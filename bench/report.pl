@@ -2,8 +2,10 @@
 # bench/report.pl META RESULTS: the markdown table of a bench/run.
 #
 # RESULTS has one line per pgbench run (round, case, target, TPS, average
-# latency in ms, or FAIL) and one per idle-session test (target, sessions,
-# Pss and Rss in kB before and while they are open, whether a new client
+# latency in ms, or FAIL), one per new-connection run ("cpu", round, case,
+# target, connections, CPU ns of the relay's processes and of the server
+# meanwhile) and one per idle-session test (target, sessions, Private_Dirty,
+# Rss and Pss in kB before and while they are open, whether a new client
 # was served).  Values are medians over the rounds; a ratio is the median
 # of the rounds' own ratios (each round runs the targets back to back, so
 # noise that hits a round hits both sides of its ratio).
@@ -24,7 +26,7 @@ while (<$mf>)
 }
 close $mf;
 
-my (%tps, %lat, %failed, %idle, @cases, %seen_case);
+my (%tps, %lat, %failed, %idle, %cpu, @cases, %seen_case);
 open(my $rf, '<', $results_file) or die "$results_file: $!\n";
 while (<$rf>)
 {
@@ -32,15 +34,26 @@ while (<$rf>)
 	my @f = split /\t/;
 	if ($f[0] eq 'idle')
 	{
-		my (undef, $target, $n, $pss0, $rss0, $pss1, $rss1, $served) = @f;
+		my (undef, $target, $n, $pd0, $rss0, $pss0, $pd1, $rss1, $pss1,
+			$served)
+		  = @f;
 		$idle{$target} = {
 			n => $n,
-			pss0 => $pss0,
+			pd0 => $pd0,
 			rss0 => $rss0,
-			pss1 => $pss1,
+			pss0 => $pss0,
+			pd1 => $pd1,
 			rss1 => $rss1,
+			pss1 => $pss1,
 			served => $served
 		};
+		next;
+	}
+	if ($f[0] eq 'cpu')
+	{
+		my (undef, $round, $case, $target, $n, $relay, $server) = @f;
+		$cpu{$case}{$target}{$round} = [ $relay / $n, $server / $n ]
+		  if $n > 0;
 		next;
 	}
 	my ($round, $case, $target, $tps, $lat) = @f;
@@ -143,27 +156,68 @@ for my $c (grep { /^\w+:(simple|prepared):1$/ } @cases)
 		'', '', '', '', added_cell($c, 'ro', 'standby'), ''
 	  ];
 }
+# CPU µs per new session: [0] the relay's processes, [1] the server
+sub cpu_us
+{
+	my ($c, $t, $which) = @_;
+	my $v = median(map { $_->[$which] } values %{ $cpu{$c}{$t} // {} });
+	return defined $v ? $v / 1000 : undef;
+}
+for my $c (grep { $cpu{$_} } @cases)
+{
+	my ($tls, undef, $clients) = split /:/, $c;
+	my $what = $tls eq 'tls' ? 'TLS + SCRAM' : 'SCRAM';
+	my $us = sub {
+		my $v = cpu_us($c, @_);
+		return defined $v ? sprintf('%.0f', $v) : '—';
+	};
+	my $per_core = sub {
+		my $v = cpu_us($c, $_[0], 0);
+		return defined $v && $v > 0 ? sprintf('%.0f', 1e6 / $v) : '—';
+	};
+	my ($rw, $pgb) = (cpu_us($c, 'rw', 0), cpu_us($c, 'pgbouncer', 0));
+	push @rows,
+	  [
+		"new $what session: CPU µs of the relay's processes", $clients, '—',
+		$us->('pgbouncer', 0), $us->('rw', 0), '', '',
+		defined $rw && defined $pgb && $pgb > 0 ? sprintf('%.2f', $rw / $pgb) : '',
+		'', '', ''
+	  ];
+	push @rows,
+	  [
+		"new $what session: per second per core of the relay", $clients, '—',
+		$per_core->('pgbouncer'), $per_core->('rw'), '', '',
+		defined $rw && defined $pgb && $rw > 0 ? sprintf('%.2f', $pgb / $rw) : '',
+		'', '', ''
+	  ];
+	push @rows,
+	  [
+		"new $what session: CPU µs of the server (postmaster, ended backends)",
+		$clients, $us->('direct', 1), $us->('pgbouncer', 1), $us->('rw', 1),
+		'', '', '', '', '', ''
+	  ];
+}
 my %per_session;
 for my $t (keys %idle)
 {
 	my $i = $idle{$t};
-	$per_session{$t} = ($i->{pss1} - $i->{pss0}) / $i->{n};
+	$per_session{$t} = ($i->{pd1} - $i->{pd0}) * 1024 / $i->{n};
 }
 if (%idle)
 {
 	my $n = (values %idle)[0]{n};
-	my $kb = sub {
-		defined $per_session{ $_[0] } ? sprintf('%.1f', $per_session{ $_[0] }) : '—';
+	my $bytes = sub {
+		defined $per_session{ $_[0] } ? sprintf('%.0f', $per_session{ $_[0] }) : '—';
 	};
 	my $ratio = '';
-	$ratio = sprintf('%.1f', $per_session{rw} / $per_session{pgbouncer})
+	$ratio = sprintf('%.2f', $per_session{rw} / $per_session{pgbouncer})
 	  if defined $per_session{rw}
 	  && defined $per_session{pgbouncer}
 	  && $per_session{pgbouncer} > 0;
 	push @rows,
 	  [
-		'memory per idle session, kB (Pss growth / sessions)', $n, '',
-		$kb->('pgbouncer'), $kb->('rw'), '', '', $ratio, '', '', ''
+		'memory per idle session, bytes (Private_Dirty growth / sessions)',
+		$n, '', $bytes->('pgbouncer'), $bytes->('rw'), '', '', $ratio, '', '', ''
 	  ];
 	my $served = sub { $idle{ $_[0] } ? $idle{ $_[0] }{served} : '—' };
 	push @rows,
@@ -192,9 +246,10 @@ if (%idle)
 	{
 		my $i = $idle{$t};
 		push @m,
-		  sprintf('%s %d → %d kB Pss (Rss %d → %d)',
+		  sprintf('%s Private_Dirty %d → %d kB, Rss %d → %d kB, Pss %d → %d kB',
 			$t eq 'rw' ? 'manager proxy workers' : 'PgBouncer',
-			$i->{pss0}, $i->{pss1}, $i->{rss0}, $i->{rss1});
+			$i->{pd0}, $i->{pd1}, $i->{rss0}, $i->{rss1}, $i->{pss0},
+			$i->{pss1});
 	}
 	print "\nIdle sessions: ", join('; ', @m), ".\n";
 }

@@ -47,7 +47,7 @@ typedef struct CmStream
 	CmTls *tls;				  /* TLS on this socket, or NULL */
 	uint32_t tls_read_wants;  /* a TLS read (or handshake) waits for this */
 	uint32_t tls_write_wants; /* a TLS write waits for this */
-	bool tls_pending;		  /* decrypted bytes that did not fit the buffer */
+	bool tls_pending;		  /* OpenSSL holds bytes epoll cannot see */
 	CmStreamBuf *buf;		  /* NULL while nothing is buffered */
 } CmStream;
 

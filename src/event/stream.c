@@ -139,7 +139,11 @@ cm_stream_handshake(CmStream *st, char *err, size_t errlen)
 	CmTlsStatus status = cm_tls_handshake(st->tls, err, errlen);
 
 	if (status == CM_TLS_OK)
+	{
 		st->tls_read_wants = 0;
+		/* what came behind the handshake's last record, read ahead */
+		st->tls_pending = cm_tls_pending(st->tls);
+	}
 	else if (status == CM_TLS_WANT_READ)
 		st->tls_read_wants = CM_EV_READ;
 	else if (status == CM_TLS_WANT_WRITE)

@@ -832,6 +832,16 @@ tls_new(SSL_CTX *ctx, int fd, CmTlsKind kind, const void *prefix, size_t len)
 		SSL_set_connect_state(tls->ssl);
 	else
 		SSL_set_accept_state(tls->ssl);
+
+	/*
+	 * A relayed client's records are read with one recv() each, not two
+	 * (header, then body): OpenSSL reads what the socket has and keeps
+	 * what is past the record, which cm_tls_pending() reports, and the
+	 * stream reads on until it is gone.  The monitor's sockets read once
+	 * per event and do not ask: not for them.
+	 */
+	if (kind == CM_TLS_KIND_SERVER || kind == CM_TLS_KIND_DIRECT)
+		SSL_set_read_ahead(tls->ssl, 1);
 	return tls;
 }
 
@@ -1240,13 +1250,14 @@ cm_tls_write(CmTls *tls, const void *buf, size_t len, CmTlsStatus *st)
 }
 
 /*
- * Whether decrypted bytes wait inside OpenSSL: the socket is drained, so
- * epoll will not report them.  Read again before waiting.
+ * Whether bytes wait inside OpenSSL, decrypted or read ahead from the
+ * socket: the socket is drained, so epoll will not report them.  Read
+ * again before waiting.
  */
 bool
 cm_tls_pending(CmTls *tls)
 {
-	return tls != NULL && SSL_pending(tls->ssl) > 0;
+	return tls != NULL && SSL_has_pending(tls->ssl);
 }
 
 /* Why the last handshake, read or write failed ("" if it did not). */

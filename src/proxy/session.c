@@ -878,10 +878,14 @@ session_on_server(CmSession *s, uint32 events)
 static void
 session_after_event(CmSession *s)
 {
-	/* decrypted bytes that did not fit last time: read them now */
+	/*
+	 * bytes OpenSSL holds (read ahead behind the handshake, or decrypted
+	 * and too many for the buffer last time): read them now
+	 */
 	if (s->state != CM_SS_CLOSED && s->client.tls_pending &&
 		cm_stream_has_room(&s->client) &&
-		(s->state == CM_SS_AUTH || s->state == CM_SS_RELAY))
+		(s->state == CM_SS_STARTUP || s->state == CM_SS_AUTH ||
+		 s->state == CM_SS_RELAY))
 		session_on_client(s, CM_EV_READ);
 	if (s->state != CM_SS_CLOSED && s->server.tls_pending &&
 		cm_stream_has_room(&s->server) &&
