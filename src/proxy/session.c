@@ -883,13 +883,10 @@ session_after_event(CmSession *s)
 	 * and too many for the buffer last time): read them now
 	 */
 	if (s->state != CM_SS_CLOSED && s->client.tls_pending &&
-		cm_stream_has_room(&s->client) &&
-		(s->state == CM_SS_STARTUP || s->state == CM_SS_AUTH ||
-		 s->state == CM_SS_RELAY))
+		cm_stream_has_room(&s->client) && session_reads(s, &s->client))
 		session_on_client(s, CM_EV_READ);
 	if (s->state != CM_SS_CLOSED && s->server.tls_pending &&
-		cm_stream_has_room(&s->server) &&
-		(s->state == CM_SS_LOGIN || s->state == CM_SS_RELAY))
+		cm_stream_has_room(&s->server) && session_reads(s, &s->server))
 		session_on_server(s, CM_EV_READ);
 	session_update_interest(s);
 }
