@@ -31,8 +31,8 @@ $(OBJS): $(wildcard include/*.h)
 # Pure modules: no server headers, linked into unit tests and fuzzers too.
 PURE = $(sort $(wildcard src/pure/*.c))
 # the event layer's files that need no server headers, unit-tested too
-EVENT_PLAIN = src/event/clock.c src/event/loop.c src/event/sock.c \
-	src/event/timer.c
+EVENT_PLAIN = src/event/busy_poll.c src/event/clock.c src/event/loop.c \
+	src/event/sock.c src/event/timer.c
 UNIT_CC ?= gcc
 UNIT_FLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 \
 	-fno-omit-frame-pointer -fsanitize=address,undefined \

@@ -229,9 +229,10 @@ if (%idle)
 
 print "## connection_manager benchmark\n\n";
 printf "%s · %s × %s · Linux %s · PostgreSQL %s · PgBouncer %s · "
-  . "connection_manager %s (%s proxy workers)%s\n\n",
+  . "connection_manager %s (%s proxy workers%s)%s\n\n",
   $meta{date}, $meta{nproc}, $meta{cpu}, $meta{kernel}, $meta{postgres},
   $meta{pgbouncer}, $meta{manager}, $meta{workers},
+  ($meta{settings} // '') ne '' ? "; $meta{settings}" : '',
   $meta{mode} eq 'quick' ? ' · **quick mode: smoke test only**' : '';
 printf "pgbench -S, scale %s, %s s per run, %s round%s interleaved, medians; "
   . "cells: TPS (average latency, ms); ratios: median of the rounds' ratios.\n\n",

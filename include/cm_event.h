@@ -38,6 +38,7 @@ typedef struct CmWatch
 	int fd;			 /* -1: none */
 	uint32_t events; /* what epoll waits for now */
 	bool added;		 /* in the epoll set */
+	uint32_t period; /* loop.c: the period of its last event */
 	CmWatchHandler handler;
 	void *arg;
 } CmWatch;
@@ -53,6 +54,7 @@ typedef struct CmTimer
 
 /* clock.c: milliseconds on CLOCK_MONOTONIC, comparable across processes */
 extern int64_t cm_now_ms(void);
+extern int64_t cm_now_ns(void);
 
 /* loop.c */
 extern bool cm_loop_init(void);
@@ -62,6 +64,12 @@ extern void cm_watch_init(CmWatch *w, int fd, CmWatchHandler handler, void *arg)
 extern bool cm_watch_set(CmWatch *w, uint32_t events);
 extern void cm_watch_remove(CmWatch *w);
 extern void cm_watch_forget(CmWatch *w);
+extern uint32_t cm_loop_period_end(void);
+
+/* busy_poll.c */
+extern void cm_busy_poll_set(int us);
+extern int cm_busy_poll_wait(int epfd, struct epoll_event *events, int max,
+							 int timeout_ms);
 
 /* timer.c */
 extern void cm_timer_init(CmTimer *t, CmTimerHandler handler, void *arg);

@@ -35,6 +35,9 @@ extern int cm_read_write_consensus_timeout;
 extern int cm_read_only_consensus_timeout;
 extern int cm_server_connect_timeout;
 extern int cm_probe_interval;
+/* microseconds a proxy worker polls before it sleeps (event/busy_poll.c) */
+#define CM_BUSY_POLL_DEFAULT 200
+extern int cm_busy_poll;
 extern bool cm_log_connections;
 extern bool cm_use_https;
 

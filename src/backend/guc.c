@@ -70,6 +70,7 @@ int cm_read_write_consensus_timeout = 0;
 int cm_read_only_consensus_timeout = 0;
 int cm_server_connect_timeout = 5000;
 int cm_probe_interval = 1000;
+int cm_busy_poll = CM_BUSY_POLL_DEFAULT;
 bool cm_log_connections = false;
 bool cm_use_https = false;
 
@@ -296,6 +297,11 @@ cm_guc_define(void)
 							"How often the monitor reads the state of the nodes.",
 							NULL, &cm_probe_interval, 1000, 100, 3600000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("connection_manager.busy_poll",
+							"How long, in microseconds, a proxy worker polls for its sessions' next message before it sleeps.",
+							"Only while at least half a core of the machine idles; 0 sleeps at once.",
+							&cm_busy_poll, CM_BUSY_POLL_DEFAULT, 0, 10000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomBoolVariable("connection_manager.log_connections",
 							 "Logs each session of the connection manager's ports.",
 							 "A line when a session is handed to its client, and one when it ends, with how.",

@@ -20,6 +20,9 @@
 #define CM_LOOP_MAX_WAIT_MS (3600 * 1000)
 
 static int epoll_fd = -1;
+/* counted from 1, so that a new watch (period 0) counts when it fires */
+static uint32_t period = 1;
+static uint32_t period_watches; /* watches with events in this period */
 
 /* Creates the epoll set; false with errno set when it cannot. */
 bool
@@ -44,6 +47,7 @@ cm_watch_init(CmWatch *w, int fd, CmWatchHandler handler, void *arg)
 	w->fd = fd;
 	w->events = 0;
 	w->added = false;
+	w->period = 0;
 	w->handler = handler;
 	w->arg = arg;
 }
@@ -104,6 +108,21 @@ cm_watch_forget(CmWatch *w)
 }
 
 /*
+ * Ends a period of the loop (busy_poll.c judges in periods): how many
+ * watches had events in it.
+ */
+uint32_t
+cm_loop_period_end(void)
+{
+	uint32_t n = period_watches;
+
+	period_watches = 0;
+	if (++period == 0)
+		period = 1;
+	return n;
+}
+
+/*
  * One turn: waits until an event, the next timer or max_wait_ms (-1: no
  * limit but the timers), calls the handlers of what is ready, then fires
  * the timers that are due.  Returns the number of events and timers
@@ -128,7 +147,10 @@ cm_loop_run(int max_wait_ms)
 		if (timeout < 0 || until < timeout)
 			timeout = (int) until;
 	}
-	n = epoll_wait(epoll_fd, events, CM_LOOP_BATCH, timeout);
+	/* a short poll first, when set and a core idles: see busy_poll.c */
+	n = cm_busy_poll_wait(epoll_fd, events, CM_LOOP_BATCH, timeout);
+	if (n == 0)
+		n = epoll_wait(epoll_fd, events, CM_LOOP_BATCH, timeout);
 	if (n < 0)
 		return -1;
 	for (int i = 0; i < n; i++)
@@ -138,6 +160,11 @@ cm_loop_run(int max_wait_ms)
 		/* removed by an earlier handler of this turn */
 		if (!w->added)
 			continue;
+		if (w->period != period)
+		{
+			w->period = period;
+			period_watches++;
+		}
 		w->handler(w->arg, events[i].events);
 	}
 	return n + cm_timer_run_due(cm_now_ms());

@@ -357,6 +357,7 @@ cm_proxy_main(Datum arg)
 	raise_fd_limit();
 	(void) cm_tls_load();
 	cm_hba_reload();
+	cm_busy_poll_set(cm_busy_poll);
 	if (!cm_loop_init())
 		ereport(FATAL,
 				(errmsg("connection_manager: could not create an epoll set: %m")));
@@ -390,6 +391,7 @@ cm_proxy_main(Datum arg)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+			cm_busy_poll_set(cm_busy_poll);
 			(void) cm_tls_load();
 			cm_hba_reload();
 		}
