@@ -250,6 +250,67 @@ test_loop(void)
 	}
 }
 
+/*
+ * Periods count the watches with events; polling before sleeping is off
+ * when set to 0, for a turn that must not wait, and while more than two
+ * sessions' sockets were busy in the last period, whatever the machine.
+ */
+static void
+test_busy_poll(void)
+{
+	Pipe p[5];
+	struct epoll_event ev[4];
+
+	for (int i = 0; i < 5; i++)
+	{
+		p[i].remove = NULL;
+		p[i].calls = 0;
+		ok(pipe(p[i].fds) == 0, "pipe %d", i);
+		cm_watch_init(&p[i].watch, p[i].fds[0], pipe_ready, &p[i]);
+		(void) cm_watch_set(&p[i].watch, CM_EV_READ);
+	}
+	(void) cm_loop_period_end();
+	for (int turn = 0; turn < 3; turn++)
+	{
+		(void) write(p[0].fds[1], "x", 1);
+		(void) cm_loop_run(1000);
+	}
+	(void) write(p[1].fds[1], "x", 1);
+	(void) cm_loop_run(1000);
+	is_int((int) cm_loop_period_end(), 2,
+		   "a period counts each watch with events once");
+	is_int((int) cm_loop_period_end(), 0, "the next starts from none");
+
+	/* an event is ready: a poll would find it at once */
+	(void) write(p[4].fds[1], "x", 1);
+	cm_busy_poll_set(0);
+	is_int(cm_busy_poll_wait(cm_loop_fd(), ev, 4, 1000), 0, "0: no poll");
+	cm_busy_poll_set(10000);
+	is_int(cm_busy_poll_wait(cm_loop_fd(), ev, 4, 0), 0,
+		   "no poll for a turn that must not wait");
+	is_int(cm_busy_poll_wait(cm_loop_fd(), ev, 4, 1000), 0,
+		   "nor before a first reading of the machine's CPU times");
+	/* five busy sockets in the period judged next */
+	for (int i = 0; i < 5; i++)
+	{
+		(void) write(p[i].fds[1], "x", 1);
+		(void) cm_loop_run(1000);
+	}
+	usleep(250 * 1000);
+	(void) write(p[4].fds[1], "x", 1);
+	is_int(cm_busy_poll_wait(cm_loop_fd(), ev, 4, 1000), 0,
+		   "no poll after a period with more than two sessions busy");
+	is_int(cm_busy_poll_wait(cm_loop_fd(), ev, 4, 1000), 0,
+		   "nor until the next judgement");
+	cm_busy_poll_set(0);
+	for (int i = 0; i < 5; i++)
+	{
+		cm_watch_remove(&p[i].watch);
+		close(p[i].fds[0]);
+		close(p[i].fds[1]);
+	}
+}
+
 static int accepted;
 static int pauses;
 
@@ -403,6 +464,7 @@ main(void)
 	test_timer_handlers();
 	test_timer_reserve();
 	test_loop();
+	test_busy_poll();
 	test_acceptor();
 	return done_testing();
 }
