@@ -43,8 +43,9 @@ test/unit/%.t: test/unit/%.c test/unit/tap.h $(PURE) $(EVENT_PLAIN)
 
 # the stream layer calls TLS, which needs the server: its test stubs TLS out
 test/unit/test_stream.t: test/unit/test_stream.c test/unit/tap.h \
-		src/event/stream.c $(EVENT_PLAIN)
-	$(UNIT_CC) $(UNIT_FLAGS) -o $@ $< src/event/stream.c $(EVENT_PLAIN)
+		src/event/stream.c src/pure/cpu_idle.c $(EVENT_PLAIN)
+	$(UNIT_CC) $(UNIT_FLAGS) -o $@ $< src/event/stream.c src/pure/cpu_idle.c \
+		$(EVENT_PLAIN)
 
 unit: $(patsubst %.c,%.t,$(wildcard test/unit/test_*.c))
 	prove --exec '' test/unit/*.t
