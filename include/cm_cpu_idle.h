@@ -8,7 +8,9 @@
  *		when it sleeps: the kernel has to schedule it again, often on
  *		another core.  Polling instead saves that wake-up on each hop, but
  *		takes a core while it polls: worth it when a core idles anyway,
- *		harmful when the backends and clients need every core.  The time a
+ *		harmful when the backends and clients need every core.  So polling
+ *		also stops while tasks wait for a core (the kernel's pressure stall
+ *		information, /proc/pressure/cpu, when it has it).  The time a
  *		worker spent polling counts as idle here, or polling would always
  *		find the machine busy and stop itself.
  *
@@ -32,8 +34,14 @@ typedef struct CmCpuTimes
 
 /* cores that must idle, polling included, for polling to go on */
 #define CM_CPU_IDLE_SPARE 0.5
+/* most share of the time some task waited for a core, for polling */
+#define CM_CPU_PRESSURE_MAX 0.25
 
 extern bool cm_cpu_times_parse(const char *text, size_t len, CmCpuTimes *out);
+extern bool
+cm_cpu_pressure_parse(const char *text, size_t len, uint64_t *some_us);
+extern bool
+cm_cpu_pressure_low(uint64_t before_us, uint64_t after_us, int64_t period_us);
 extern bool cm_cpu_has_spare(const CmCpuTimes *before, const CmCpuTimes *after,
 							 int ncpu, uint64_t polled_ticks);
 

@@ -10,7 +10,9 @@
  * message at once.  It polls at most busy_poll microseconds per turn, and
  * only while it serves few busy sessions (the sockets with events in the
  * last judgement period at most CM_BUSY_POLL_WATCHES, two sessions) and at
- * least half a core idled meanwhile, its own polling counted as idle.
+ * least half a core idled meanwhile, its own polling counted as idle, and
+ * tasks waited for a core less than a quarter of the time (pressure stall
+ * information, where the kernel has it).
  * Under load, every core goes to the backends and the clients, and the
  * worker sleeps at once: with many busy sessions, a poll finds an event
  * quickly every time, so its own polling would always look idle.
@@ -32,8 +34,11 @@ static int poll_us;		  /* 0: never poll */
 static bool poll_allowed; /* the last judgement's answer */
 static bool have_before;  /* cpu_before holds a reading */
 static CmCpuTimes cpu_before;
-static int64_t judged_at; /* cm_now_ms() of the last judgement */
-static int64_t polled_ns; /* polling since then */
+static bool have_pressure;		 /* pressure_before holds a reading */
+static uint64_t pressure_before; /* µs some task waited for a core */
+static int64_t judged_at_ns;	 /* cm_now_ns() of the last judgement */
+static int64_t judged_at;		 /* cm_now_ms() of the last judgement */
+static int64_t polled_ns;		 /* polling since then */
 static long ncpu;
 static long ticks_per_s;
 
@@ -64,6 +69,36 @@ read_cpu_times(CmCpuTimes *out)
 	return n > 0 && cm_cpu_times_parse(buf, (size_t) n, out);
 }
 
+/*
+ * Whether tasks waited for a core less than a quarter of the time since
+ * the last reading; also true when the kernel does not say (no
+ * /proc/pressure/cpu: the other conditions alone decide then).
+ */
+static bool
+pressure_low(int64_t period_ns)
+{
+	char buf[256];
+	ssize_t n;
+	uint64_t after;
+	bool low;
+	int fd = open("/proc/pressure/cpu", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return true;
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	if (n <= 0 || !cm_cpu_pressure_parse(buf, (size_t) n, &after))
+	{
+		have_pressure = false;
+		return false; /* there, but unreadable: do not poll */
+	}
+	low = have_pressure &&
+		  cm_cpu_pressure_low(pressure_before, after, period_ns / 1000);
+	pressure_before = after;
+	have_pressure = true;
+	return low;
+}
+
 /* Whether to poll now: judged again once per period. */
 static bool
 poll_judged(void)
@@ -71,11 +106,18 @@ poll_judged(void)
 	int64_t now = cm_now_ms();
 	CmCpuTimes after;
 	uint32_t busy_watches;
+	int64_t now_ns;
+	int64_t period_ns;
+	bool pressure_ok;
 
 	if (have_before && now - judged_at < JUDGE_PERIOD_MS)
 		return poll_allowed;
 	judged_at = now;
 	busy_watches = cm_loop_period_end();
+	now_ns = cm_now_ns();
+	period_ns = now_ns - judged_at_ns;
+	judged_at_ns = now_ns;
+	pressure_ok = pressure_low(period_ns);
 	if (!read_cpu_times(&after))
 	{
 		have_before = false;
@@ -83,7 +125,8 @@ poll_judged(void)
 		return false;
 	}
 	poll_allowed =
-		have_before && ticks_per_s > 0 && busy_watches <= CM_BUSY_POLL_WATCHES &&
+		have_before && ticks_per_s > 0 &&
+		busy_watches <= CM_BUSY_POLL_WATCHES && pressure_ok &&
 		cm_cpu_has_spare(&cpu_before, &after, (int) ncpu,
 						 (uint64_t) (polled_ns * ticks_per_s / 1000000000));
 	cpu_before = after;

@@ -75,3 +75,55 @@ cm_cpu_has_spare(const CmCpuTimes *before, const CmCpuTimes *after, int ncpu,
 	/* idle / total of ncpu cores >= spare cores */
 	return (double) idle * ncpu >= CM_CPU_IDLE_SPARE * (double) total;
 }
+
+/*
+ * Reads the "some" line of /proc/pressure/cpu ("some avg10=0.00 avg60=0.00
+ * avg300=0.00 total=N"): N, the microseconds in which at least one task
+ * waited for a core.  False unless the text starts with such a line.
+ */
+bool
+cm_cpu_pressure_parse(const char *text, size_t len, uint64_t *some_us)
+{
+	static const char key[] = " total=";
+	size_t end = 0;
+	size_t i;
+	uint64_t n = 0;
+
+	if (len < 5 || memcmp(text, "some ", 5) != 0)
+		return false;
+	while (end < len && text[end] != '\n')
+		end++;
+	/* the last " total=" of the line */
+	for (i = end; i >= sizeof(key) - 1; i--)
+		if (memcmp(text + i - (sizeof(key) - 1), key, sizeof(key) - 1) == 0)
+			break;
+	if (i < sizeof(key) - 1 || i == end)
+		return false;
+	for (; i < end; i++)
+	{
+		uint64_t d;
+
+		if (text[i] < '0' || text[i] > '9')
+			return false;
+		d = (uint64_t) (text[i] - '0');
+		if (n > (UINT64_MAX - d) / 10)
+			return false;
+		n = n * 10 + d;
+	}
+	*some_us = n;
+	return true;
+}
+
+/*
+ * Whether tasks waited for a core less than CM_CPU_PRESSURE_MAX of a
+ * period of period_us, from two readings of the "some" total.  A total
+ * that went back, or a period of no length, is not low.
+ */
+bool
+cm_cpu_pressure_low(uint64_t before_us, uint64_t after_us, int64_t period_us)
+{
+	if (period_us <= 0 || after_us < before_us)
+		return false;
+	return (double) (after_us - before_us) <
+		   CM_CPU_PRESSURE_MAX * (double) period_us;
+}

@@ -67,10 +67,42 @@ test_spare(void)
 	   "more polling than the period: capped, still spare");
 }
 
+static void
+test_pressure(void)
+{
+	const char *psi = "some avg10=1.50 avg60=0.20 avg300=0.05 total=3220819857\n"
+					  "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n";
+	uint64_t us = 0;
+
+	ok(cm_cpu_pressure_parse(psi, strlen(psi), &us), "/proc/pressure/cpu read");
+	ok(us == 3220819857u, "the some line's total");
+	ok(cm_cpu_pressure_parse("some total=7", 12, &us) && us == 7,
+	   "a line with the total alone");
+	ok(!cm_cpu_pressure_parse("full avg10=0.00 total=5\n", 24, &us),
+	   "the full line is not it");
+	ok(!cm_cpu_pressure_parse("some avg10=0.00\ntotal=5\n", 22, &us),
+	   "a total on another line is not the some line's");
+	ok(!cm_cpu_pressure_parse("some avg10=0.00 total=\n", 23, &us),
+	   "a total without digits");
+	ok(!cm_cpu_pressure_parse("some total=12x\n", 15, &us),
+	   "a total with a letter");
+	ok(!cm_cpu_pressure_parse("some total=99999999999999999999\n", 32, &us),
+	   "a total beyond 64 bits");
+	ok(!cm_cpu_pressure_parse("some", 4, &us), "four bytes");
+
+	ok(cm_cpu_pressure_low(1000, 1000 + 49999, 200000),
+	   "tasks waited just under a quarter of the period");
+	ok(!cm_cpu_pressure_low(1000, 1000 + 50000, 200000),
+	   "a quarter is too much");
+	ok(!cm_cpu_pressure_low(1000, 999, 200000), "a total that went back");
+	ok(!cm_cpu_pressure_low(1000, 1000, 0), "a period of no length");
+}
+
 int
 main(void)
 {
 	test_parse();
 	test_spare();
+	test_pressure();
 	return done_testing();
 }
