@@ -69,7 +69,8 @@ extern uint32_t cm_loop_period_end(void);
 /* busy_poll.c */
 extern void cm_busy_poll_set(int us);
 extern int cm_busy_poll_wait(int epfd, struct epoll_event *events, int max,
-							 int timeout_ms);
+							 int *timeout_ms);
+extern void cm_busy_poll_set_stat(const char *path, const char *pressure);
 
 /* timer.c */
 extern void cm_timer_init(CmTimer *t, CmTimerHandler handler, void *arg);

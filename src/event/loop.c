@@ -148,7 +148,7 @@ cm_loop_run(int max_wait_ms)
 			timeout = (int) until;
 	}
 	/* a short poll first, when set and a core idles: see busy_poll.c */
-	n = cm_busy_poll_wait(epoll_fd, events, CM_LOOP_BATCH, timeout);
+	n = cm_busy_poll_wait(epoll_fd, events, CM_LOOP_BATCH, &timeout);
 	if (n == 0)
 		n = epoll_wait(epoll_fd, events, CM_LOOP_BATCH, timeout);
 	if (n < 0)

@@ -5,7 +5,8 @@
  *		and re-arm keep the heap right, a handler cannot re-fire itself in
  *		one run, a reserved room holds its timers; the loop calls handlers,
  *		drops events of a watch removed in the same turn, wakes for timers;
- *		the acceptor pauses when descriptors run out and resumes on its
+ *		busy polling (busy_poll.c) is judged on CPU times, bounded and
+ *		accounted in CPU time, and delays no timer; the acceptor pauses when descriptors run out and resumes on its
  *		timer.
  *
  * Copyright (c) 2026, The connection_manager Authors; see LICENSE.
@@ -16,9 +17,13 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #define NTIMERS 500
@@ -250,6 +255,40 @@ test_loop(void)
 	}
 }
 
+/* n pipes watched for reading, for the busy polling tests */
+static void
+open_pipes(Pipe *p, int n)
+{
+	for (int i = 0; i < n; i++)
+	{
+		p[i].remove = NULL;
+		p[i].calls = 0;
+		ok(pipe(p[i].fds) == 0, "pipe %d", i);
+		cm_watch_init(&p[i].watch, p[i].fds[0], pipe_ready, &p[i]);
+		(void) cm_watch_set(&p[i].watch, CM_EV_READ);
+	}
+}
+
+static void
+close_pipes(Pipe *p, int n)
+{
+	for (int i = 0; i < n; i++)
+	{
+		cm_watch_remove(&p[i].watch);
+		close(p[i].fds[0]);
+		close(p[i].fds[1]);
+	}
+}
+
+/* a turn's poll, with a timeout of ms */
+static int
+busy_poll_wait(int ms)
+{
+	struct epoll_event ev[4];
+
+	return cm_busy_poll_wait(cm_loop_fd(), ev, 4, &ms);
+}
+
 /*
  * Periods count the watches with events; polling before sleeping is off
  * when set to 0, for a turn that must not wait, and while more than two
@@ -259,16 +298,8 @@ static void
 test_busy_poll(void)
 {
 	Pipe p[5];
-	struct epoll_event ev[4];
 
-	for (int i = 0; i < 5; i++)
-	{
-		p[i].remove = NULL;
-		p[i].calls = 0;
-		ok(pipe(p[i].fds) == 0, "pipe %d", i);
-		cm_watch_init(&p[i].watch, p[i].fds[0], pipe_ready, &p[i]);
-		(void) cm_watch_set(&p[i].watch, CM_EV_READ);
-	}
+	open_pipes(p, 5);
 	(void) cm_loop_period_end();
 	for (int turn = 0; turn < 3; turn++)
 	{
@@ -284,11 +315,10 @@ test_busy_poll(void)
 	/* an event is ready: a poll would find it at once */
 	(void) write(p[4].fds[1], "x", 1);
 	cm_busy_poll_set(0);
-	is_int(cm_busy_poll_wait(cm_loop_fd(), ev, 4, 1000), 0, "0: no poll");
+	is_int(busy_poll_wait(1000), 0, "0: no poll");
 	cm_busy_poll_set(10000);
-	is_int(cm_busy_poll_wait(cm_loop_fd(), ev, 4, 0), 0,
-		   "no poll for a turn that must not wait");
-	is_int(cm_busy_poll_wait(cm_loop_fd(), ev, 4, 1000), 0,
+	is_int(busy_poll_wait(0), 0, "no poll for a turn that must not wait");
+	is_int(busy_poll_wait(1000), 0,
 		   "nor before a first reading of the machine's CPU times");
 	/* five busy sockets in the period judged next */
 	for (int i = 0; i < 5; i++)
@@ -298,17 +328,193 @@ test_busy_poll(void)
 	}
 	usleep(250 * 1000);
 	(void) write(p[4].fds[1], "x", 1);
-	is_int(cm_busy_poll_wait(cm_loop_fd(), ev, 4, 1000), 0,
+	is_int(busy_poll_wait(1000), 0,
 		   "no poll after a period with more than two sessions busy");
-	is_int(cm_busy_poll_wait(cm_loop_fd(), ev, 4, 1000), 0,
-		   "nor until the next judgement");
+	is_int(busy_poll_wait(1000), 0, "nor until the next judgement");
 	cm_busy_poll_set(0);
-	for (int i = 0; i < 5; i++)
+	close_pipes(p, 5);
+}
+
+/* the machine's CPU times as the judge reads them: user and idle ticks */
+static void
+write_stat(const char *path, long user, long idle)
+{
+	FILE *f = fopen(path, "w");
+
+	fprintf(f, "cpu  %ld 0 0 %ld 0 0 0 0 0 0\ncpu0 0 0 0 0 0 0 0 0 0 0\n",
+			user, idle);
+	fclose(f);
+}
+
+/* a turn's poll that finds the ready event: whether it polled at all */
+static bool
+polls(Pipe *p)
+{
+	int n;
+	char c;
+
+	(void) write(p->fds[1], "x", 1);
+	n = busy_poll_wait(1000);
+	(void) read(p->fds[0], &c, 1);
+	return n == 1;
+}
+
+static void
+lose_the_cpu(int sig)
+{
+	struct timespec ts = {0, 150 * 1000 * 1000};
+
+	(void) sig;
+	nanosleep(&ts, NULL);
+}
+
+/*
+ * With the machine's CPU times read from a file the test writes: polling
+ * happens when half a core idled, lasts busy_poll at most and the turn's
+ * timeout at most, and delays no timer; time the poller did not run (here
+ * a signal handler that sleeps) is not idle time of the machine; a
+ * /proc/stat that cannot be read is tried again once a period, not on
+ * every turn.
+ */
+static void
+test_busy_poll_judged(void)
+{
+	char path[] = "/tmp/cm_stat_XXXXXX";
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	/* ticks of a period: ten a core, as if the period lasted 100 ms */
+	long period = 10 * ncpu;
+	long user = 0;
+	long idle = 0;
+	Pipe p[2];
+	int64_t start;
+	int64_t took;
+	CmTimer t;
+	struct sigaction sa;
+	struct itimerval it;
+	int fd = mkstemp(path);
+
+	close(fd);
+	if (ncpu < 2)
 	{
-		cm_watch_remove(&p[i].watch);
-		close(p[i].fds[0]);
-		close(p[i].fds[1]);
+		ok(true, "# SKIP one core: never polls");
+		unlink(path);
+		return;
 	}
+	open_pipes(p, 2);
+	cm_busy_poll_set(10000);
+	write_stat(path, user, idle);
+	cm_busy_poll_set_stat(path, "/nonexistent/pressure");
+	ok(!polls(&p[0]), "a first reading: no poll yet");
+	user += period / 2;
+	idle += period / 2;
+	write_stat(path, user, idle);
+	usleep(210 * 1000);
+	ok(polls(&p[0]), "half the machine idled: the turn polls");
+
+	start = cm_now_ns();
+	is_int(busy_poll_wait(1000), 0, "nothing came");
+	took = cm_now_ns() - start;
+	ok(took >= 10 * 1000 * 1000 && took < 500 * 1000 * 1000,
+	   "polled busy_poll, 10 ms (%lld us)", (long long) (took / 1000));
+	start = cm_now_ns();
+	is_int(busy_poll_wait(3), 0, "nothing came");
+	took = cm_now_ns() - start;
+	ok(took >= 3 * 1000 * 1000 && took < 500 * 1000 * 1000,
+	   "polled the turn's 3 ms, not busy_poll's 10 (%lld us)",
+	   (long long) (took / 1000));
+
+	/* the sleep after a poll in vain ends at the turn's deadline */
+	{
+		struct epoll_event ev[4];
+		int ms = 1000;
+
+		is_int(cm_busy_poll_wait(cm_loop_fd(), ev, 4, &ms), 0, "nothing came");
+		ok(ms >= 0 && ms <= 990,
+		   "the turn's timeout lost the 10 ms polled (%d)", ms);
+		ms = 3;
+		(void) cm_busy_poll_wait(cm_loop_fd(), ev, 4, &ms);
+		is_int(ms, 0, "a poll that took the whole timeout leaves none");
+	}
+	cm_timer_init(&t, count_hit, NULL);
+	timer_hits = 0;
+	(void) cm_timer_set(&t, cm_now_ms() + 12);
+	while (timer_hits == 0)
+		(void) cm_loop_run(-1);
+	ok(timer_hits == 1, "a timer 12 ms away fires after a poll of 10");
+
+	/* a new period: the poller loses the CPU for 150 ms while it polls */
+	user += period / 2;
+	idle += period / 2;
+	write_stat(path, user, idle);
+	usleep(210 * 1000);
+	ok(polls(&p[0]), "half the machine idled: the turn polls");
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = lose_the_cpu;
+	sigemptyset(&sa.sa_mask);
+	(void) sigaction(SIGALRM, &sa, NULL);
+	memset(&it, 0, sizeof(it));
+	it.it_value.tv_usec = 1000;
+	(void) setitimer(ITIMER_REAL, &it, NULL);
+	start = cm_now_ns();
+	(void) busy_poll_wait(1000);
+	took = cm_now_ns() - start;
+	ok(took >= 150 * 1000 * 1000, "the handler ran within the poll");
+	signal(SIGALRM, SIG_DFL);
+	/* meanwhile no core idled */
+	user += period;
+	write_stat(path, user, idle);
+	usleep(210 * 1000);
+	ok(!polls(&p[0]),
+	   "time the poller did not run is not idle: no poll on a busy machine");
+
+	/* tasks waited for a core most of the period: no poll */
+	{
+		char ppath[] = "/tmp/cm_pressure_XXXXXX";
+		FILE *f;
+		int pfd = mkstemp(ppath);
+
+		close(pfd);
+		f = fopen(ppath, "w");
+		fprintf(f, "some avg10=0.00 avg60=0.00 avg300=0.00 total=1000\n");
+		fclose(f);
+		cm_busy_poll_set_stat(path, ppath);
+		ok(!polls(&p[0]), "first readings: no poll yet");
+		user += period / 2;
+		idle += period / 2;
+		write_stat(path, user, idle);
+		f = fopen(ppath, "w");
+		fprintf(f, "some avg10=0.00 avg60=0.00 avg300=0.00 total=151000\n");
+		fclose(f);
+		usleep(210 * 1000);
+		ok(!polls(&p[0]),
+		   "half a core idled, but tasks waited 150 ms of ~210: no poll");
+		user += period / 2;
+		idle += period / 2;
+		write_stat(path, user, idle);
+		f = fopen(ppath, "w");
+		fprintf(f, "some avg10=0.00 avg60=0.00 avg300=0.00 total=152000\n");
+		fclose(f);
+		usleep(210 * 1000);
+		ok(polls(&p[0]), "they waited 1 ms: the turn polls again");
+		unlink(ppath);
+	}
+
+	/* /proc/stat cannot be read: judged once a period, not every turn */
+	cm_busy_poll_set_stat("/nonexistent/stat", "/nonexistent/pressure");
+	usleep(210 * 1000);
+	ok(!polls(&p[0]), "no CPU times: no poll");
+	for (int i = 0; i < 2; i++)
+	{
+		(void) write(p[i].fds[1], "x", 1);
+		(void) cm_loop_run(1000);
+	}
+	is_int((int) cm_loop_period_end(), 2,
+		   "a failed reading does not end a period on every turn");
+
+	cm_busy_poll_set(0);
+	cm_busy_poll_set_stat(NULL, NULL);
+	unlink(path);
+	close_pipes(p, 2);
 }
 
 static int accepted;
@@ -465,6 +671,7 @@ main(void)
 	test_timer_reserve();
 	test_loop();
 	test_busy_poll();
+	test_busy_poll_judged();
 	test_acceptor();
 	return done_testing();
 }
